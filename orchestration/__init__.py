@@ -1,0 +1,1 @@
+"""retail-anomaly: SQL-first anomaly detection for retail e-commerce."""

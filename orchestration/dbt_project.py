@@ -1,0 +1,57 @@
+"""The dbt project as Dagster sees it: one cached DbtProject and the translator."""
+
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from dagster import AssetKey
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject
+
+from orchestration.settings import PROJECT_DIR
+
+# Files whose change makes the parsed manifest stale.
+_DBT_INPUTS = ("dbt_project", "seeds", "dbt_project.yml", "profiles.yml")
+
+
+@cache
+def dbt_project() -> DbtProject:
+    """The project, with a manifest that is current with the SQL and YAML on disk."""
+    project = DbtProject(project_dir=PROJECT_DIR, profiles_dir=PROJECT_DIR)
+    if _manifest_is_stale(project.manifest_path):
+        DbtCliResource(project_dir=project).cli(["parse", "--quiet"], target_path=project.target_path).wait()
+    return project
+
+
+def _manifest_is_stale(manifest_path: Path) -> bool:
+    if not manifest_path.exists():
+        return True
+    built_at = manifest_path.stat().st_mtime
+    for name in _DBT_INPUTS:
+        path = PROJECT_DIR / name
+        files = path.rglob("*") if path.is_dir() else [path]
+        if any(f.is_file() and f.stat().st_mtime > built_at for f in files):
+            return True
+    return False
+
+
+class RetailAnomalyTranslator(DagsterDbtTranslator):
+    """Asset keys are `<schema>/<relation>`, so raw tables written by the ingestion assets
+    (`raw/transactions`) are the same assets the dbt sources point at, and report tables read
+    as they are queried (`reports/anomaly_events`). Groups follow the model folders."""
+
+    def __init__(self) -> None:
+        super().__init__(DagsterDbtTranslatorSettings(enable_asset_checks=True, enable_source_tests_as_checks=True))
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
+        relation = dbt_resource_props.get("identifier") or dbt_resource_props.get("alias") or dbt_resource_props["name"]
+        return AssetKey([dbt_resource_props["schema"], relation])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        resource_type = dbt_resource_props["resource_type"]
+        if resource_type == "source":
+            return "ingestion"
+        if resource_type == "seed":
+            return "configuration"
+        # fqn: [project, folder, ..., model]
+        return dbt_resource_props["fqn"][1]

@@ -1,0 +1,35 @@
+"""The Dagster code location: ingestion → dbt → delivery, with dbt tests as asset checks."""
+
+from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor
+from dagster_dbt import DbtCliResource
+
+from orchestration.assets.delivery import delivery_assets
+from orchestration.assets.ingestion import ingestion_assets
+from orchestration.assets.transformation import retail_anomaly_dbt_assets
+from orchestration.dbt_project import dbt_project
+from orchestration.resources import WarehouseResource
+
+all_assets = [*ingestion_assets, retail_anomaly_dbt_assets, *delivery_assets]
+
+# DuckDB allows one writer: every step runs in one process, one after another.
+retail_anomaly_job = define_asset_job(
+    name="retail_anomaly_pipeline",
+    selection=AssetSelection.all(),
+    description="Load new landing files, build and test every dbt model, publish, report and alert.",
+    executor_def=in_process_executor,
+)
+
+
+def build_resources(warehouse: WarehouseResource | None = None) -> dict[str, object]:
+    return {
+        "dbt": DbtCliResource(project_dir=dbt_project()),
+        "warehouse": warehouse or WarehouseResource(),
+    }
+
+
+defs = Definitions(
+    assets=all_assets,
+    jobs=[retail_anomaly_job],
+    resources=build_resources(),
+    executor=in_process_executor,
+)

@@ -1,0 +1,36 @@
+"""Dagster resources, configured from environment variables (see .env.example)."""
+
+from contextlib import contextmanager
+from collections.abc import Iterator
+
+import duckdb
+from dagster import ConfigurableResource
+
+from orchestration.settings import Settings, load_settings
+
+
+class WarehouseResource(ConfigurableResource):
+    """Where the warehouse, landing folder and outputs live.
+
+    Unset fields fall back to RETAIL_ANOMALY_DATA_DIR / RETAIL_ANOMALY_LANDING at run time,
+    so the same definitions serve `dagster dev`, the CLI and tests.
+    """
+
+    data_dir: str | None = None
+    landing_dir: str | None = None
+
+    def settings(self) -> Settings:
+        settings = load_settings(self.data_dir, self.landing_dir)
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # dbt runs as a subprocess and reads the paths and the salt from the environment.
+        settings.export_to_env()
+        return settings
+
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        path = self.settings().warehouse_path
+        con = duckdb.connect(str(path), read_only=read_only, config={"TimeZone": "UTC"})
+        try:
+            yield con
+        finally:
+            con.close()

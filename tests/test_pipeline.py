@@ -1,0 +1,130 @@
+"""End to end: landing files → warehouse → reports → serving files → alerts."""
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from conftest import DEMO_END, DemoRun
+from orchestration.pipeline import run_pipeline
+from orchestration.settings import load_settings
+
+pytestmark = pytest.mark.slow
+
+CONTRACT_REPORT_TABLES = (
+    "anomaly_events",
+    "anomaly_incidents",
+    "customer_anomalies",
+    "detection_kpis",
+    "marketing_insights",
+)
+EVENT_COLUMNS = (
+    "anomaly_id", "source", "metric", "segment_type", "segment_value", "grain", "period_start",
+    "period_end", "observed", "expected", "lower_bound", "upper_bound", "score", "direction",
+    "severity", "detectors", "explanation",
+)
+
+
+def warehouse_fingerprint(warehouse: Path) -> dict[str, tuple[int, int]]:
+    """Row count and an order-independent content hash of every table in the warehouse."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        tables = con.execute(
+            "select table_schema, table_name from information_schema.tables where table_type = 'BASE TABLE'"
+        ).fetchall()
+        return {
+            f"{schema}.{name}": con.execute(
+                f'select count(*), coalesce(sum(hash(t)), 0) from "{schema}"."{name}" as t'
+            ).fetchone()
+            for schema, name in tables
+        }
+
+
+def test_every_contract_report_table_is_built(demo_run: DemoRun) -> None:
+    tables = {row[0] for row in demo_run.query("select table_name from information_schema.tables where table_schema = 'reports'")}
+    assert set(CONTRACT_REPORT_TABLES) <= tables
+    columns = {row[0] for row in demo_run.query(
+        "select column_name from information_schema.columns where table_schema = 'reports' and table_name = 'anomaly_events'"
+    )}
+    assert set(EVENT_COLUMNS) <= columns
+
+
+def test_a_labelled_revenue_anomaly_is_found(demo_run: DemoRun) -> None:
+    hits = demo_run.query(
+        """
+        select distinct l.label_id
+        from raw.anomaly_labels as l
+        join reports.anomaly_events as e
+          on e.source = l.source and e.metric = l.metric
+         and e.segment_type = l.segment_type and e.segment_value = l.segment_value
+         and e.period_start < l.end_ts and e.period_end > l.start_ts
+        where l.metric = 'revenue'
+        """
+    )
+    assert hits, "no labelled revenue anomaly was flagged in reports.anomaly_events"
+
+
+def test_report_tables_are_published_for_bi(demo_run: DemoRun) -> None:
+    serving = demo_run.settings.serving_dir
+    with duckdb.connect(str(serving / "reports.duckdb"), read_only=True) as served:
+        for table in CONTRACT_REPORT_TABLES:
+            expected = demo_run.query(f"select count(*) from reports.{table}")[0][0]
+            assert served.execute(f"select count(*) from reports.{table}").fetchone()[0] == expected
+            assert served.execute(f"select count(*) from '{serving / f'{table}.parquet'}'").fetchone()[0] == expected
+
+
+def test_one_alert_per_critical_incident(demo_run: DemoRun) -> None:
+    critical = {row[0] for row in demo_run.query(
+        "select incident_id from reports.anomaly_incidents where peak_severity = 'critical'"
+    )}
+    alerts_file = demo_run.settings.alerts_dir / "alerts.jsonl"
+    alerted = [json.loads(line)["incident_id"] for line in alerts_file.read_text().splitlines()]
+    assert critical, "the demo should contain at least one critical incident"
+    assert sorted(alerted) == sorted(critical)
+
+
+def test_html_report_is_written(demo_run: DemoRun) -> None:
+    html = (demo_run.settings.report_dir / "anomaly_report.html").read_text()
+    assert "<svg" in html
+
+
+def test_second_run_with_nothing_new_changes_nothing(demo_run: DemoRun) -> None:
+    before = warehouse_fingerprint(demo_run.settings.warehouse_path)
+    alerts_before = (demo_run.settings.alerts_dir / "alerts.jsonl").read_bytes()
+    result = run_pipeline(demo_run.settings)
+    assert result.success, result.failures
+    assert warehouse_fingerprint(demo_run.settings.warehouse_path) == before
+    assert (demo_run.settings.alerts_dir / "alerts.jsonl").read_bytes() == alerts_before
+
+
+def test_file_written_by_another_program_flows_to_the_report(demo_run: DemoRun, tmp_path: Path) -> None:
+    """A plain CSV written to the contract (not by our generator) lands, is cleaned and detected."""
+    data_dir = tmp_path / "copy"
+    shutil.copytree(demo_run.settings.data_dir, data_dir)
+    settings = load_settings(data_dir=data_dir, landing_dir=data_dir / "landing")
+    spike_day = DEMO_END
+    external = settings.landing_dir / "transactions" / "partner_export" / "marketplace_dump.csv"
+    external.parent.mkdir(parents=True)
+    with external.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["order_id", "order_ts", "channel", "sku", "quantity", "unit_price", "currency", "status", "extra_column"])
+        for i in range(3000):
+            writer.writerow([f"EXT-{i}", f"{spike_day}T{10 + i % 12:02d}:15:00Z", " MarketPlace ", "SKU-EXT", 1, "49.90", "EUR", "completed", "ignored"])
+    result = run_pipeline(settings)
+    assert result.success, result.failures
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        staged = con.execute(
+            "select count(*) from staging.stg_transactions__order_lines where order_id like 'EXT-%' and channel = 'marketplace'"
+        ).fetchone()[0]
+        flagged = con.execute(
+            f"""
+            select count(*) from reports.anomaly_events
+            where source = 'transactions' and metric = 'orders' and direction = 'spike'
+              and grain = 'day' and period_start = timestamp '{spike_day}'
+              and segment_type in ('total', 'channel')
+            """
+        ).fetchone()[0]
+    assert staged == 3000
+    assert flagged >= 1
