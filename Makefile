@@ -7,6 +7,7 @@ LANDING ?= $(DATA_DIR)/landing
 DEMO_DAYS ?= 90
 DEMO_SEED ?= 7
 HOST := 127.0.0.1
+DAGSTER_PORT ?= 3000
 export RETAIL_ANOMALY_DATA_DIR := $(DATA_DIR)
 export RETAIL_ANOMALY_LANDING := $(LANDING)
 
@@ -43,8 +44,8 @@ test: setup browser
 	$(BIN)/pytest
 
 dev: setup
-	mkdir -p $(DATA_DIR)/dagster_home
-	DAGSTER_HOME=$(DATA_DIR)/dagster_home $(BIN)/dagster dev -m orchestration.definitions -h $(HOST) -p 3000
+	mkdir -p $(DATA_DIR)/dagster_home && cp orchestration/dagster.yaml $(DATA_DIR)/dagster_home/dagster.yaml
+	DAGSTER_HOME=$(DATA_DIR)/dagster_home $(BIN)/dagster dev -m orchestration.definitions -h $(HOST) -p $(DAGSTER_PORT)
 
 docs: setup
 	$(BIN)/dbt docs generate --project-dir . --profiles-dir .

@@ -6,6 +6,7 @@ from dagster_dbt import DbtCliResource
 from orchestration.assets.delivery import delivery_assets
 from orchestration.assets.ingestion import ingestion_assets
 from orchestration.assets.transformation import retail_anomaly_dbt_assets
+from orchestration.automation import build_landing_sensor, build_schedules
 from orchestration.dbt_project import dbt_project
 from orchestration.resources import WarehouseResource
 
@@ -30,6 +31,8 @@ def build_resources(warehouse: WarehouseResource | None = None) -> dict[str, obj
 defs = Definitions(
     assets=all_assets,
     jobs=[retail_anomaly_job],
+    sensors=[build_landing_sensor(retail_anomaly_job)],
+    schedules=build_schedules(retail_anomaly_job),
     resources=build_resources(),
     executor=in_process_executor,
 )

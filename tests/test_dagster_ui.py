@@ -1,0 +1,100 @@
+"""The Dagster UI as a person sees it: `make dev`, the asset graph, a screenshot."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from orchestration.settings import PROJECT_DIR
+
+pytestmark = pytest.mark.slow
+ARTIFACTS = PROJECT_DIR / "test-artifacts"
+ASSET_NODES_QUERY = '{ assetNodes { assetKey { path } groupName hasAssetChecks } }'
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def graphql(port: int, query: str) -> dict:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": query}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+@pytest.fixture(scope="module")
+def dagster_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    port = free_port()
+    data_dir = tmp_path_factory.mktemp("ui")
+    log = (data_dir / "dagster-dev.log").open("w")
+    # setsid + default SIGINT: a `dagster dev` started from a script otherwise ignores signals.
+    server = subprocess.Popen(
+        ["setsid", "env", "--default-signal=INT", "make", "dev", f"DATA_DIR={data_dir}", f"DAGSTER_PORT={port}"],
+        cwd=PROJECT_DIR, stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                if graphql(port, ASSET_NODES_QUERY)["data"]["assetNodes"]:
+                    break
+            except (OSError, KeyError, TypeError, ValueError):
+                pass
+            assert server.poll() is None, f"make dev exited early; see {log.name}"
+            assert time.monotonic() < deadline, f"the Dagster UI did not come up; see {log.name}"
+            time.sleep(2)
+        yield port
+    finally:
+        os.killpg(server.pid, signal.SIGINT)
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+        log.close()
+
+
+def test_asset_graph_runs_from_landing_to_alerts(dagster_ui: int) -> None:
+    nodes = graphql(dagster_ui, ASSET_NODES_QUERY)["data"]["assetNodes"]
+    keys = {"/".join(node["assetKey"]["path"]) for node in nodes}
+    assert {"raw/transactions", "raw/interactions", "raw/social", "raw/email"} <= keys
+    assert {"reports/anomaly_events", "serving/reports", "alerts/alert_deliveries"} <= keys
+    groups = {node["groupName"] for node in nodes}
+    assert {"ingestion", "staging", "reports", "delivery"} <= groups
+    # dbt tests and the ingestion checks show up as asset checks.
+    assert any(node["hasAssetChecks"] for node in nodes if node["assetKey"]["path"][0] == "raw")
+    assert any(node["hasAssetChecks"] for node in nodes if node["assetKey"]["path"][0] == "reports")
+
+
+def test_asset_graph_page_renders_in_a_browser(dagster_ui: int, tmp_path: Path) -> None:
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is required in CI (make test installs it)")
+        pytest.skip("chromium not installed (make browser installs it)")
+    ARTIFACTS.mkdir(exist_ok=True)
+    screenshot = ARTIFACTS / "dagster_asset_graph.png"
+    browser = [
+        chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1600,1000", "--virtual-time-budget=20000",
+    ]
+    url = f"http://127.0.0.1:{dagster_ui}/asset-groups"
+    dom = subprocess.run([*browser, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
+    subprocess.run([*browser, f"--screenshot={screenshot}", url], capture_output=True, timeout=120, check=True)
+    assert "anomaly_events" in dom and "transactions" in dom
+    assert screenshot.stat().st_size > 10_000
