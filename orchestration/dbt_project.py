@@ -1,6 +1,7 @@
 """The dbt project as Dagster sees it: one cached DbtProject and the translator."""
 
 from collections.abc import Mapping
+import sys
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,8 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 
 from orchestration.settings import PROJECT_DIR
 
+# The dbt beside this interpreter, so a virtualenv works without being on PATH.
+DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
 # Files whose change makes the parsed manifest stale.
 _DBT_INPUTS = ("dbt_project", "seeds", "dbt_project.yml", "profiles.yml")
 
@@ -19,8 +22,12 @@ def dbt_project() -> DbtProject:
     """The project, with a manifest that is current with the SQL and YAML on disk."""
     project = DbtProject(project_dir=PROJECT_DIR, profiles_dir=PROJECT_DIR)
     if _manifest_is_stale(project.manifest_path):
-        DbtCliResource(project_dir=project).cli(["parse", "--quiet"], target_path=project.target_path).wait()
+        dbt_cli(project).cli(["parse", "--quiet"], target_path=project.target_path).wait()
     return project
+
+
+def dbt_cli(project: DbtProject) -> DbtCliResource:
+    return DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE)
 
 
 def _manifest_is_stale(manifest_path: Path) -> bool:

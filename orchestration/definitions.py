@@ -1,13 +1,12 @@
 """The Dagster code location: ingestion → dbt → delivery, with dbt tests as asset checks."""
 
 from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor
-from dagster_dbt import DbtCliResource
 
 from orchestration.assets.delivery import delivery_assets
 from orchestration.assets.ingestion import ingestion_assets
 from orchestration.assets.transformation import retail_anomaly_dbt_assets
 from orchestration.automation import build_landing_sensor, build_schedules
-from orchestration.dbt_project import dbt_project
+from orchestration.dbt_project import dbt_cli, dbt_project
 from orchestration.resources import WarehouseResource
 
 all_assets = [*ingestion_assets, retail_anomaly_dbt_assets, *delivery_assets]
@@ -23,7 +22,7 @@ retail_anomaly_job = define_asset_job(
 
 def build_resources(warehouse: WarehouseResource | None = None) -> dict[str, object]:
     return {
-        "dbt": DbtCliResource(project_dir=dbt_project()),
+        "dbt": dbt_cli(dbt_project()),
         "warehouse": warehouse or WarehouseResource(),
     }
 

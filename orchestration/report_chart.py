@@ -1,0 +1,166 @@
+"""Geometry of an inline SVG chart of one metric series: the observed line, the expected value
+and its band, and the flagged periods. The HTML template draws it; no script, no fetch."""
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+WIDTH = 760
+HEIGHT = 260
+MARGIN_LEFT = 72
+MARGIN_RIGHT = 44
+MARGIN_TOP = 14
+MARGIN_BOTTOM = 48
+X_TICK_COUNT = 6
+Y_TICK_COUNT = 5
+DATE_FORMATS = {"day": "%Y-%m-%d", "hour": "%m-%d %H:00"}
+
+
+@dataclass(frozen=True)
+class SeriesPoint:
+    period_start: datetime
+    value: float | None
+    expected: float | None
+    lower_bound: float | None
+    upper_bound: float | None
+
+
+@dataclass(frozen=True)
+class FlaggedPoint:
+    period_start: datetime
+    observed: float
+    expected: float | None
+
+
+@dataclass(frozen=True)
+class Marker:
+    x: float
+    y: float
+    label: str
+
+
+@dataclass(frozen=True)
+class Tick:
+    position: float
+    label: str
+
+
+@dataclass(frozen=True)
+class Chart:
+    observed_path: str
+    expected_path: str
+    band_path: str
+    flagged: tuple[Marker, ...]
+    x_ticks: tuple[Tick, ...]
+    y_ticks: tuple[Tick, ...]
+    y_label: str
+    x_label: str
+    width: int = WIDTH
+    height: int = HEIGHT
+    left: int = MARGIN_LEFT
+    right: int = WIDTH - MARGIN_RIGHT
+    top: int = MARGIN_TOP
+    bottom: int = HEIGHT - MARGIN_BOTTOM
+
+
+def format_number(value: float | None) -> str:
+    """Readable at a glance: thousands separators for counts and money, decimals for rates."""
+    if value is None:
+        return "–"
+    magnitude = abs(value)
+    if magnitude >= 100:
+        return f"{value:,.0f}"
+    if magnitude >= 1:
+        return f"{value:,.2f}"
+    return f"{value:.3f}".rstrip("0").rstrip(".") if value else "0"
+
+
+def _nice_ticks(low: float, high: float) -> list[float]:
+    raw_step = (high - low) / Y_TICK_COUNT
+    magnitude = 10 ** math.floor(math.log10(raw_step))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw_step)
+    first = math.ceil(low / step) * step
+    return [first + i * step for i in range(int((high - first) / step + 1e-9) + 1)]
+
+
+def _runs(points: Iterable[tuple[float, float] | None]) -> list[list[tuple[float, float]]]:
+    """Split a line at missing values (e.g. periods before a baseline exists)."""
+    runs: list[list[tuple[float, float]]] = [[]]
+    for point in points:
+        if point is None:
+            runs.append([])
+        else:
+            runs[-1].append(point)
+    return [run for run in runs if run]
+
+
+def _line_path(run: list[tuple[float, float]]) -> str:
+    return "M" + " L".join(f"{x:.1f},{y:.1f}" for x, y in run)
+
+
+def build_chart(
+    points: Sequence[SeriesPoint], flagged: Sequence[FlaggedPoint], grain: str, metric: str
+) -> Chart | None:
+    """Scale the series into the plot area; None when there is nothing to draw."""
+    if not points:
+        return None
+    values = [
+        v
+        for p in points
+        for v in (p.value, p.expected, p.lower_bound, p.upper_bound)
+        if v is not None
+    ] + [f.observed for f in flagged]
+    low, high = min(values), max(values)
+    padding = (high - low) * 0.05 or abs(high) * 0.1 or 1.0
+    low, high = low - padding, high + padding
+    first_time = points[0].period_start.timestamp()
+    time_span = points[-1].period_start.timestamp() - first_time
+    left, right = MARGIN_LEFT, WIDTH - MARGIN_RIGHT
+    top, bottom = MARGIN_TOP, HEIGHT - MARGIN_BOTTOM
+
+    def x_of(moment: datetime) -> float:
+        if not time_span:
+            return (left + right) / 2
+        return left + (moment.timestamp() - first_time) / time_span * (right - left)
+
+    def y_of(value: float) -> float:
+        return bottom - (value - low) / (high - low) * (bottom - top)
+
+    def xy(moment: datetime, value: float | None) -> tuple[float, float] | None:
+        return None if value is None else (x_of(moment), y_of(value))
+
+    band_runs = _runs(
+        None
+        if p.lower_bound is None or p.upper_bound is None
+        else (x_of(p.period_start), p.lower_bound, p.upper_bound)
+        for p in points
+    )
+    band_path = " ".join(
+        _line_path([(x, y_of(upper)) for x, _, upper in run] + [(x, y_of(lower)) for x, lower, _ in reversed(run)])
+        + " Z"
+        for run in band_runs
+    )
+    date_format = DATE_FORMATS.get(grain, DATE_FORMATS["day"])
+    tick_indexes = sorted({round(i * (len(points) - 1) / (X_TICK_COUNT - 1)) for i in range(X_TICK_COUNT)})
+    return Chart(
+        observed_path=" ".join(_line_path(run) for run in _runs(xy(p.period_start, p.value) for p in points)),
+        expected_path=" ".join(_line_path(run) for run in _runs(xy(p.period_start, p.expected) for p in points)),
+        band_path=band_path,
+        flagged=tuple(
+            Marker(
+                x=x_of(f.period_start),
+                y=y_of(f.observed),
+                label=f"{f.period_start.strftime(date_format)}: {format_number(f.observed)}"
+                f" (expected {format_number(f.expected)})",
+            )
+            for f in flagged
+        ),
+        x_ticks=tuple(
+            Tick(position=x_of(points[i].period_start), label=points[i].period_start.strftime(date_format))
+            for i in tick_indexes
+        ),
+        y_ticks=tuple(Tick(position=y_of(value), label=format_number(value)) for value in _nice_ticks(low, high)),
+        y_label=metric,
+        x_label=f"{grain} (UTC)",
+    )
