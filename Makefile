@@ -8,6 +8,7 @@ DEMO_DAYS ?= 90
 DEMO_SEED ?= 7
 HOST := 127.0.0.1
 DAGSTER_PORT ?= 3000
+DOCS_PORT ?= 8080
 export RETAIL_ANOMALY_DATA_DIR := $(DATA_DIR)
 export RETAIL_ANOMALY_LANDING := $(LANDING)
 
@@ -49,7 +50,7 @@ dev: setup
 
 docs: setup
 	$(BIN)/dbt docs generate --project-dir . --profiles-dir .
-	$(BIN)/dbt docs serve --project-dir . --profiles-dir . --host $(HOST) --port 8080 --no-browser
+	$(BIN)/dbt docs serve --project-dir . --profiles-dir . --host $(HOST) --port $(DOCS_PORT) --no-browser
 
 clean:
 	rm -rf $(VENV) target logs $(DATA_DIR)

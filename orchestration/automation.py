@@ -11,9 +11,10 @@ from dagster import (
     SensorDefinition,
     SensorResult,
     SkipReason,
-    UnresolvedAssetJobDefinition,
     sensor,
 )
+
+from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from orchestration.contract import LANDING_SUFFIXES, SOURCES
 from orchestration.resources import WarehouseResource

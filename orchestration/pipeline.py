@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dagster import DagsterInstance, materialize
+from dagster._utils.error import SerializableErrorInfo
 
 from orchestration.resources import WarehouseResource
 from orchestration.settings import Settings
@@ -23,6 +24,13 @@ def _instance() -> DagsterInstance:
     return DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
 
 
+def _root_cause(error: SerializableErrorInfo) -> str:
+    """The innermost error: Dagster wraps what went wrong in its own step error."""
+    while error.cause is not None:
+        error = error.cause
+    return error.message.strip()
+
+
 def run_pipeline(settings: Settings) -> PipelineResult:
     """Materialise every asset once, in one process, against the given paths."""
     # Imported here so that generating demo data does not pay for parsing dbt.
@@ -39,7 +47,7 @@ def run_pipeline(settings: Settings) -> PipelineResult:
         for event in result.get_asset_materialization_events()
     }
     failures = [
-        f"{event.step_key}: {event.event_specific_data.error.message.strip()}"
+        f"{event.step_key}: {_root_cause(event.event_specific_data.error)}"
         for event in result.all_events
         if event.is_step_failure
     ]

@@ -29,7 +29,7 @@ class WarehouseResource(ConfigurableResource):
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         path = self.settings().warehouse_path
-        con = duckdb.connect(str(path), read_only=read_only, config={"TimeZone": "UTC"})
+        con = duckdb.connect(str(path), read_only=read_only)
         try:
             yield con
         finally:
