@@ -4,8 +4,12 @@ import argparse
 import sys
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from orchestration.settings import load_settings
+
+if TYPE_CHECKING:
+    from orchestration.pipeline import Progress
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
@@ -18,6 +22,14 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _progress_bar(progress: "Progress") -> None:
+    width = 30
+    filled = width * progress.done // max(progress.total, 1)
+    line = f"[{'#' * filled}{'.' * (width - filled)}] {progress.done}/{progress.total} {progress.current}"
+    sys.stderr.write(f"\r{line[:100]:<100}")
+    sys.stderr.flush()
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from orchestration.pipeline import run_pipeline
 
@@ -25,12 +37,24 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if not settings.landing_dir.is_dir():
         print(f"error: landing folder {settings.landing_dir} does not exist", file=sys.stderr)
         return 2
-    result = run_pipeline(settings)
+    show_bar = sys.stderr.isatty() and not args.verbose
+    result = run_pipeline(
+        settings,
+        on_progress=_progress_bar if show_bar else None,
+        log_level="DEBUG" if args.verbose else "INFO" if not show_bar else "WARNING",
+    )
+    if show_bar:
+        sys.stderr.write("\n")
     if not result.success:
         print("error: the run failed; nothing was published or alerted past the failing step:", file=sys.stderr)
         for failure in result.failures:
             print(f"  {failure}", file=sys.stderr)
         return 1
+    loads = {key: meta for key, meta in result.asset_metadata.items() if "new_rows" in meta}
+    for key, meta in sorted(loads.items()):
+        print(f"Loaded {key}: {meta['new_rows']} new rows, {meta['quarantined_rows']} quarantined")
+    alerts = result.asset_metadata.get("alerts/alert_deliveries", {})
+    print(f"Alerts sent: {alerts.get('sent', 0)} (failed {alerts.get('failed', 0)})")
     print(f"Warehouse:   {settings.warehouse_path}")
     print(f"Report:      {settings.report_dir / 'anomaly_report.html'}")
     print(f"Serving:     {settings.serving_dir} (Parquet files and reports.duckdb)")
@@ -62,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="load new files, build and test every model, publish, report, alert")
     run.add_argument("--landing", help="landing folder (env RETAIL_ANOMALY_LANDING; default <data-dir>/landing)")
     run.add_argument("--data-dir", help="data directory (env RETAIL_ANOMALY_DATA_DIR; default ./data)")
+    run.add_argument("--verbose", action="store_true", help="print every Dagster event instead of a progress bar")
     run.set_defaults(handler=_cmd_run)
 
     evaluate = commands.add_parser("evaluate", help="scorecard: detection and false-positive rates on fresh seeds")

@@ -1,10 +1,12 @@
 """Run the whole job in-process: what `retail-anomaly run` and the tests call."""
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dagster import DagsterInstance, materialize
+from dagster import DagsterEventType, DagsterInstance, EventLogEntry
+from dagster._core.utils import make_new_run_id
 from dagster._utils.error import SerializableErrorInfo
 
 from orchestration.resources import WarehouseResource
@@ -19,6 +21,18 @@ class PipelineResult:
     failures: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Progress:
+    """Materialised assets so far out of all assets in the job, and what is running now."""
+
+    done: int
+    total: int
+    current: str
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
 def _instance() -> DagsterInstance:
     # With DAGSTER_HOME set, runs are recorded there and show in the Dagster UI's history.
     return DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
@@ -31,16 +45,37 @@ def _root_cause(error: SerializableErrorInfo) -> str:
     return error.message.strip()
 
 
-def run_pipeline(settings: Settings) -> PipelineResult:
+def run_pipeline(settings: Settings, on_progress: ProgressCallback | None = None, log_level: str = "INFO") -> PipelineResult:
     """Materialise every asset once, in one process, against the given paths."""
     # Imported here so that generating demo data does not pay for parsing dbt.
-    from orchestration.definitions import all_assets, build_resources
+    from orchestration.definitions import build_resources, defs, retail_anomaly_job
 
     settings.export_to_env()
     warehouse = WarehouseResource(data_dir=str(settings.data_dir), landing_dir=str(settings.landing_dir))
+    job = defs.resolve_job_def(retail_anomaly_job.name)
+    total = len(job.asset_layer.asset_graph.get_all_asset_keys())
+    run_id = make_new_run_id()
+    done = 0
+
+    def track(entry: EventLogEntry) -> None:
+        nonlocal done
+        event = entry.dagster_event
+        if on_progress is None or event is None:
+            return
+        if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
+            done += 1
+            on_progress(Progress(done, total, event.asset_key.to_user_string()))
+        elif event.event_type == DagsterEventType.STEP_START:
+            on_progress(Progress(done, total, event.step_key))
+
     with _instance() as instance:
-        result = materialize(
-            all_assets, resources=build_resources(warehouse), instance=instance, raise_on_error=False
+        instance.add_event_listener(run_id, track)
+        result = job.execute_in_process(
+            instance=instance,
+            run_id=run_id,
+            resources=build_resources(warehouse),
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
         )
     metadata = {
         event.asset_key.to_user_string(): {k: v.value for k, v in event.materialization.metadata.items()}
