@@ -12,7 +12,7 @@ DOCS_PORT ?= 8080
 export RETAIL_ANOMALY_DATA_DIR := $(DATA_DIR)
 export RETAIL_ANOMALY_LANDING := $(LANDING)
 
-.PHONY: setup run demo-data test dev docs browser clean
+.PHONY: setup run demo-data test dev docs browser bench-nab clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ dev: setup
 docs: setup
 	$(BIN)/dbt docs generate --project-dir . --profiles-dir .
 	$(BIN)/dbt docs serve --project-dir . --profiles-dir . --host $(HOST) --port $(DOCS_PORT) --no-browser
+
+# Scores the product's SQL detectors on the NAB corpus in ../shared/data (RETAIL_ANOMALY_SHARED_DATA).
+bench-nab: setup
+	$(BIN)/python -m benchmarks.nab.run
 
 clean:
 	rm -rf $(VENV) target logs $(DATA_DIR)

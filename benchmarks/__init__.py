@@ -1,0 +1,1 @@
+"""Benchmarks that score the product's detectors on public labelled data."""
