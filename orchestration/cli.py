@@ -16,7 +16,11 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     from orchestration.generator import generate
 
     end = date.fromisoformat(args.end) if args.end else None
-    summary = generate(Path(args.out), days=args.days, seed=args.seed, end_date=end, scale=args.scale)
+    try:
+        summary = generate(Path(args.out), days=args.days, seed=args.seed, end_date=end, scale=args.scale)
+    except (FileExistsError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     print(f"Generated demo landing data in {Path(args.out).resolve()}")
     print(summary)
     return 0

@@ -93,8 +93,23 @@ def test_asset_graph_page_renders_in_a_browser(dagster_ui: int, tmp_path: Path) 
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
         f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1600,1000", "--virtual-time-budget=20000",
     ]
-    url = f"http://127.0.0.1:{dagster_ui}/asset-groups"
-    dom = subprocess.run([*browser, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
-    subprocess.run([*browser, f"--screenshot={screenshot}", url], capture_output=True, timeout=120, check=True)
-    assert "anomaly_events" in dom and "transactions" in dom
+    base = f"http://127.0.0.1:{dagster_ui}"
+
+    def dom(path: str, height: int = 1000) -> str:
+        command = [*browser, f"--window-size=1600,{height}", "--dump-dom", base + path]
+        return subprocess.run(command, capture_output=True, text=True, timeout=120).stdout
+
+    lineage = dom("/asset-groups")
+    assert all(group in lineage for group in ("ingestion", "staging", "reports", "delivery"))
+    assert "Join the Dagster community" not in lineage
+    # The catalog renders only the rows in view: a tall window shows them all.
+    catalog = dom("/assets", height=8000)
+    for key in ("raw/transactions", "staging/stg_transactions__order_lines", "reports/anomaly_events",
+                "serving/reports", "alerts/alert_deliveries"):
+        assert f'href="/assets/{key}"' in catalog, key
+    # Source tests, the ingestion checks and model tests are listed as asset checks.
+    raw_checks = dom("/assets/raw/transactions?view=checks")
+    assert "rows_reconcile_with_load_ledger" in raw_checks and "accepted_values_transactions" in raw_checks
+    assert "accepted_values_anomaly_events_severity" in dom("/assets/reports/anomaly_events?view=checks")
+    subprocess.run([*browser, f"--screenshot={screenshot}", base + "/asset-groups"], capture_output=True, timeout=120, check=True)
     assert screenshot.stat().st_size > 10_000

@@ -9,6 +9,7 @@ import duckdb
 import pytest
 
 from conftest import DEMO_END, DemoRun
+from pii_scan import find_pii, raw_pii_values
 from orchestration.pipeline import run_pipeline
 from orchestration.settings import load_settings
 
@@ -51,7 +52,7 @@ def test_every_contract_report_table_is_built(demo_run: DemoRun) -> None:
     assert set(EVENT_COLUMNS) <= columns
 
 
-def test_a_labelled_revenue_anomaly_is_found(demo_run: DemoRun) -> None:
+def test_the_labelled_critical_revenue_anomaly_is_found(demo_run: DemoRun) -> None:
     hits = demo_run.query(
         """
         select distinct l.label_id
@@ -60,10 +61,10 @@ def test_a_labelled_revenue_anomaly_is_found(demo_run: DemoRun) -> None:
           on e.source = l.source and e.metric = l.metric
          and e.segment_type = l.segment_type and e.segment_value = l.segment_value
          and e.period_start < l.end_ts and e.period_end > l.start_ts
-        where l.metric = 'revenue'
+        where l.metric = 'revenue' and l.is_critical
         """
     )
-    assert hits, "no labelled revenue anomaly was flagged in reports.anomaly_events"
+    assert hits, "the labelled critical revenue anomaly was not flagged in reports.anomaly_events"
 
 
 def test_report_tables_are_published_for_bi(demo_run: DemoRun) -> None:
@@ -88,6 +89,21 @@ def test_one_alert_per_critical_incident(demo_run: DemoRun) -> None:
 def test_html_report_is_written(demo_run: DemoRun) -> None:
     html = (demo_run.settings.report_dir / "anomaly_report.html").read_text()
     assert "<svg" in html
+
+
+def test_no_pii_outside_the_raw_schema(demo_run: DemoRun) -> None:
+    """Every relation of the warehouse outside `raw`, the serving copy, the alert feed and the
+    HTML report are free of PII patterns and of every raw PII value."""
+    with duckdb.connect(str(demo_run.settings.warehouse_path), read_only=True) as con:
+        raw_values = raw_pii_values(con)
+        assert raw_values, "the demo should land PII for the scan to look for"
+        assert find_pii(con, raw_values) == []
+    with duckdb.connect(str(demo_run.settings.serving_dir / "reports.duckdb"), read_only=True) as served:
+        assert find_pii(served, raw_values) == []
+    with duckdb.connect() as scratch:
+        for path in (demo_run.settings.alerts_dir / "alerts.jsonl", demo_run.settings.report_dir / "anomaly_report.html"):
+            scratch.execute("create or replace table delivered as select content from read_text($path)", {"path": str(path)})
+            assert find_pii(scratch, raw_values, skip_schemas=()) == [], path
 
 
 def test_second_run_with_nothing_new_changes_nothing(demo_run: DemoRun) -> None:
