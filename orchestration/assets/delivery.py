@@ -28,6 +28,7 @@ def serving_reports(context: AssetExecutionContext, warehouse: WarehouseResource
         metadata={
             "serving_dir": MetadataValue.path(str(settings.serving_dir)),
             "tables": MetadataValue.json(result.row_counts),
+            "replaced": result.changed,
         }
     )
 
@@ -49,6 +50,8 @@ def anomaly_report(context: AssetExecutionContext, warehouse: WarehouseResource)
             "report": MetadataValue.path(str(out_path)),
             "summary": MetadataValue.md(render_markdown_summary(settings.warehouse_path)),
             "incidents": summary.incident_count,
+            "incidents_by_severity": MetadataValue.json(summary.incidents_by_severity),
+            "anomalies_by_severity": MetadataValue.json(summary.events_by_severity),
         }
     )
 
