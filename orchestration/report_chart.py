@@ -31,6 +31,8 @@ class FlaggedPoint:
     period_start: datetime
     observed: float
     expected: float | None
+    # False for a period of the same series flagged in another incident (drawn muted).
+    in_incident: bool = True
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class Marker:
     x: float
     y: float
     label: str
+    in_incident: bool = True
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,8 @@ class Tick:
 @dataclass(frozen=True)
 class Chart:
     observed_path: str
+    # Observed values with no neighbour to join (sparse series, e.g. e-mail sends): drawn as dots.
+    observed_dots: tuple[tuple[float, float], ...]
     expected_path: str
     band_path: str
     flagged: tuple[Marker, ...]
@@ -72,16 +77,21 @@ def format_number(value: float | None) -> str:
     if magnitude >= 100:
         return f"{value:,.0f}"
     if magnitude >= 1:
-        return f"{value:,.2f}"
+        # A count stays whole: 68, not 68.00.
+        return f"{value:,.2f}".rstrip("0").rstrip(".")
     return f"{value:.3f}".rstrip("0").rstrip(".") if value else "0"
 
 
-def _nice_ticks(low: float, high: float) -> list[float]:
+def _nice_ticks(low: float, high: float) -> list[tuple[float, str]]:
+    """Round values, all labelled with the decimals their step needs (0, 20, 40 or 0.25, 0.50)."""
     raw_step = (high - low) / Y_TICK_COUNT
     magnitude = 10 ** math.floor(math.log10(raw_step))
     step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw_step)
+    decimals = len(f"{step:.10f}".rstrip("0").split(".")[1])
     first = math.ceil(low / step) * step
-    return [first + i * step for i in range(int((high - first) / step + 1e-9) + 1)]
+    values = [first + i * step for i in range(int((high - first) / step + 1e-9) + 1)]
+    # + 0.0 turns -0.0 into 0.0, which would print as "-0".
+    return [(value, f"{round(value, decimals) + 0.0:,.{decimals}f}") for value in values]
 
 
 def _runs(points: Iterable[tuple[float, float] | None]) -> list[list[tuple[float, float]]]:
@@ -141,10 +151,12 @@ def build_chart(
         + " Z"
         for run in band_runs
     )
+    observed_runs = _runs(xy(p.period_start, p.value) for p in points)
     date_format = DATE_FORMATS.get(grain, DATE_FORMATS["day"])
     tick_indexes = sorted({round(i * (len(points) - 1) / (X_TICK_COUNT - 1)) for i in range(X_TICK_COUNT)})
     return Chart(
-        observed_path=" ".join(_line_path(run) for run in _runs(xy(p.period_start, p.value) for p in points)),
+        observed_path=" ".join(_line_path(run) for run in observed_runs if len(run) > 1),
+        observed_dots=tuple(run[0] for run in observed_runs if len(run) == 1),
         expected_path=" ".join(_line_path(run) for run in _runs(xy(p.period_start, p.expected) for p in points)),
         band_path=band_path,
         flagged=tuple(
@@ -153,6 +165,7 @@ def build_chart(
                 y=y_of(f.observed),
                 label=f"{f.period_start.strftime(date_format)}: {format_number(f.observed)}"
                 f" (expected {format_number(f.expected)})",
+                in_incident=f.in_incident,
             )
             for f in flagged
         ),
@@ -160,7 +173,7 @@ def build_chart(
             Tick(position=x_of(points[i].period_start), label=points[i].period_start.strftime(date_format))
             for i in tick_indexes
         ),
-        y_ticks=tuple(Tick(position=y_of(value), label=format_number(value)) for value in _nice_ticks(low, high)),
+        y_ticks=tuple(Tick(position=y_of(value), label=label) for value, label in _nice_ticks(low, high)),
         y_label=metric,
         x_label=f"{grain} (UTC)",
     )

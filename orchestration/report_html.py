@@ -229,12 +229,14 @@ def _section(con: duckdb.DuckDBPyConnection, incident: Incident, observations: s
             series_parameters,
         ).fetchall()
     ]
+    # Periods of this series flagged in other incidents are shown too, told apart, so a reader
+    # does not take an unmarked excursion for a miss.
     flagged = [
         FlaggedPoint(*row)
         for row in con.execute(
-            "select period_start, observed::double, expected::double from reports.anomaly_events"
-            f" where {_SERIES_FILTER} order by period_start",
-            series_parameters,
+            "select period_start, observed::double, expected::double, incident_id is not distinct from $incident_id"
+            f" from reports.anomaly_events where {_SERIES_FILTER} order by period_start",
+            {**series_parameters, "incident_id": incident.incident_id},
         ).fetchall()
     ]
     drilldown = con.execute(

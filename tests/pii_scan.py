@@ -1,9 +1,9 @@
 """Find raw PII in a warehouse: every text-bearing column of every relation outside `raw`.
 
-`find_pii` looks for PII-shaped text (e-mail, phone, IPv4, IPv6, user agent, @handle) and, when
-given raw values (`raw_pii_values`), for those exact values as whole cells or as words inside
-longer text. The masking tests call it on a staging-only warehouse; the end-to-end test calls it
-on the full one.
+`find_pii` looks for PII-shaped text (e-mail, phone, IPv4, IPv6, user agent, @handle: the
+patterns of orchestration/pii_guard.py, which also guards the alerts) and, when given raw values
+(`raw_pii_values`), for those exact values as whole cells or as words inside longer text. The
+masking tests call it on a staging-only warehouse; the end-to-end test calls it on the full one.
 """
 
 from collections.abc import Iterable
@@ -13,19 +13,8 @@ import duckdb
 import pyarrow as pa
 
 from orchestration.contract import SOURCES
+from orchestration.pii_guard import PII_PATTERNS, PiiPattern
 
-# RE2 patterns (DuckDB regexp_matches), matched case-insensitively. Tight enough that
-# timestamps ("10:00:00"), decimals and pseudonyms ("cust_0a1b…") never match.
-PII_PATTERNS: dict[str, str] = {
-    # Also URL-encoded (%40), as tracking query strings carry them.
-    "email": r"[a-z0-9._%+-]+(@|%40)[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}",
-    # Formatted numbers: international (+44 20 7946 0958) or North American ((555) 010-0200).
-    "phone": r"\+[0-9]{1,3}[ .-]?\(?[0-9]{1,4}\)?([ .-]?[0-9]{2,4}){2,4}|(^|[^0-9])\(?[0-9]{3}\)?[ .-][0-9]{3}[ .-][0-9]{4}([^0-9]|$)",
-    "ipv4": r"(^|[^0-9.])((25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])([^0-9.]|$)",
-    "ipv6": r"(^|[^0-9a-z:])([0-9a-f]{1,4}:){3,7}[0-9a-f]{1,4}([^0-9a-z:]|$)|[0-9a-f]{1,4}::|::[0-9a-f]{1,4}",
-    "user_agent": r"(mozilla|applewebkit|gecko|chrome|safari|firefox|opera|edg|crios|googlebot|python-requests|curl|wget)/[0-9]",
-    "handle": r"(^|[^a-z0-9._%+-])@[a-z0-9_][a-z0-9_.]+",
-}
 # Where words are cut to find a raw value inside longer text; `@ . - :` stay inside words so
 # e-mails, ids and addresses stay whole.
 WORD_SEPARATORS = r"[\s,;()\[\]{}<>\"'=&?#/|]+"
@@ -104,10 +93,9 @@ def _scan_relation(con: duckdb.DuckDBPyConnection, relation: str, columns: list[
     casts = ", ".join(f'cast("{column}" as varchar) as "{column}"' for column in columns)
     unpivot_on = ", ".join(f'"{column}"' for column in columns)
     pattern_counts = ",\n".join(
-        f"count(*) filter (where regexp_matches(cell, {_sql_string(pattern)}, 'i')) as \"{kind}\""
-        for kind, pattern in PII_PATTERNS.items()
+        f"count(*) filter (where {_matches_sql(pattern)}) as \"{kind}\"" for kind, pattern in PII_PATTERNS.items()
     )
-    # One pass over the relation (a staging view recomputes its masking on every read).
+    # One pass over the relation: every pattern is counted in the same scan.
     con.execute(
         f"""
         create or replace temp table _pii_cells as
@@ -143,6 +131,17 @@ def _scan_relation(con: duckdb.DuckDBPyConnection, relation: str, columns: list[
     ]
     findings += [PiiFinding(relation, column, "a raw PII value", count) for column, count in raw_value_rows]
     return findings
+
+
+def _matches_sql(pattern: PiiPattern) -> str:
+    """SQL true when `cell` holds PII of this kind: the same matches `PiiPattern.spans` finds."""
+    if pattern.unless is None:
+        return " or ".join(f"regexp_matches(cell, {_sql_string(regex)}, 'i')" for regex in pattern.regexes)
+    matches = ", ".join(f"regexp_extract_all(cell, {_sql_string(regex)}, 1, 'i')" for regex in pattern.regexes)
+    return (
+        f"len(list_filter(flatten([{matches}]), "
+        f"lambda found: not regexp_matches(found, {_sql_string(pattern.unless)}, 'i'))) > 0"
+    )
 
 
 def _sql_string(text: str) -> str:

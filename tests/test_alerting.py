@@ -9,11 +9,13 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import duckdb
 import pytest
 
+import pii_scan
 from orchestration.alert_sinks import Alert, EmailSink, JsonlSink, SlackSink, WebhookSink
 from orchestration.alerting import AlertSinksConfig, load_sinks_config, parse_sinks_config, send_alerts
-from orchestration.pii_guard import find_pii, redact_pii
+from orchestration.pii_guard import PII_PATTERNS, find_pii, redact_pii
 from orchestration.settings import PROJECT_DIR, Settings
 from report_warehouse import CRITICAL_INCIDENTS, build_report_warehouse, execute
 
@@ -295,20 +297,31 @@ def test_pii_guard_blocks_an_incident_whose_text_looks_like_pii(warehouse: Path,
     ("text", "kinds"),
     [
         ("contact jane.doe+x@shop.example.co.uk", ["e-mail"]),
+        ("link?email=jane.doe%40example.com&x=1", ["e-mail"]),
         ("call +49 170 1234567 now", ["phone"]),
         ("call (555) 123-4567.", ["phone"]),
+        ("tel:+44.20.7946.0958 or 555.010.0311", ["phone"]),
         ("from 203.0.113.42, again", ["IP address"]),
         ("from 2001:db8::7334", ["IP address"]),
+        ("from 10.0.0.1 10.0.0.2 ::ffff:192.0.2.44", ["IP address"]),
         ("mentions by @jane_doe.shop spiked", ["handle"]),
         ("sessions from Mozilla/5.0 (X11; Linux) doubled", ["user agent"]),
         ("Revenue fell 45.3% (1,234,567 vs 2,000,000) on 2026-05-31T00:00Z", []),
         ("between 2026-05-31 - 2026-06-03 00:00 and 14:03:22", []),
         ("segment channel=web, score 12.5, cust_0123456789abcdef", []),
+        ("orders/2026-05/orders_2026-05-04.csv line 12345, price @ 5 EUR, v1.2.3", []),
+        ("post 1000101577681572 and 7301234567890123456 trended", []),
     ],
 )
 def test_pii_patterns(text: str, kinds: list[str]) -> None:
     assert find_pii(text) == kinds
     assert find_pii(redact_pii(text)) == []
+    # The warehouse scanner runs the same patterns in DuckDB (RE2): it must read them alike.
+    with duckdb.connect() as con:
+        con.execute("create table leaked (note varchar)")
+        con.execute("insert into leaked values (?)", [text])
+        scanned = pii_scan.find_pii(con)
+    assert sorted({PII_PATTERNS[finding.kind].label for finding in scanned}) == kinds
 
 
 def test_sinks_from_the_example_yaml(tmp_path: Path) -> None:

@@ -1,9 +1,6 @@
 """The HTML anomaly report and its Markdown summary, read back as a parser and a browser would."""
 
-import os
 import re
-import shutil
-import subprocess
 from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -13,7 +10,7 @@ import pytest
 from orchestration.report_chart import FlaggedPoint, SeriesPoint, build_chart
 from orchestration.report_html import render_markdown_summary, render_report
 from orchestration.report_incidents import SEVERITIES
-from orchestration.settings import PROJECT_DIR
+from headless_chromium import ARTIFACTS_DIR, render_page
 from report_warehouse import OBSERVATIONS, build_report_warehouse, execute
 
 HOSTILE_HEADLINE = '<script>alert("x")</script> revenue & <b>orders</b>'
@@ -44,6 +41,8 @@ class ReportParser(HTMLParser):
                 "band_paths": [],
                 "observed_paths": [],
                 "flagged_fills": [],
+                "flagged_elsewhere": 0,
+                "observed_dots": 0,
                 "drilldown": [],
             }
             self.incidents.append(self._incident)
@@ -57,6 +56,10 @@ class ReportParser(HTMLParser):
             self._incident["observed_paths"].append(attributes["d"])
         elif tag == "circle" and "flagged" in classes:
             self._incident["flagged_fills"].append(attributes["fill"])
+        elif tag == "circle" and "flagged-elsewhere" in classes:
+            self._incident["flagged_elsewhere"] += 1
+        elif tag == "circle" and "observed-dot" in classes:
+            self._incident["observed_dots"] += 1
         elif tag == "table" and "drilldown" in classes:
             self._in_drilldown = True
         elif tag == "tr" and self._in_drilldown:
@@ -129,6 +132,38 @@ def test_each_incident_has_one_chart_with_band_line_and_flagged_points(warehouse
         assert len(incident["observed_paths"]) == 1 and incident["observed_paths"][0].startswith("M")
         assert 1 <= len(incident["flagged_fills"]) <= event_counts[incident["id"]]
         assert set(incident["flagged_fills"]) == {"#dc2626"}
+
+
+def test_chart_tells_this_incidents_flags_from_another_incidents(warehouse: Path, tmp_path: Path) -> None:
+    # The charted series is the one of the incident's highest-scoring event; its first flagged
+    # day becomes part of another incident.
+    ((segment_type, segment_value),) = execute(
+        warehouse,
+        "select segment_type, segment_value from reports.anomaly_events where incident_id = 'inc_revenue'"
+        " order by score desc limit 1",
+    )
+    charted = f"segment_type = '{segment_type}' and segment_value = '{segment_value}'"
+    execute(
+        warehouse,
+        f"""
+        update reports.anomaly_events set incident_id = 'inc_other'
+        where anomaly_id = (
+            select anomaly_id from reports.anomaly_events
+            where incident_id = 'inc_revenue' and {charted} order by period_start limit 1
+        )
+        """,
+    )
+    ((total_flags,),) = execute(
+        warehouse, f"select count(*) from reports.anomaly_events where incident_id = 'inc_revenue' and {charted}"
+    )
+
+    _, report = render(warehouse, tmp_path)
+
+    revenue = next(incident for incident in report.incidents if incident["id"] == "inc_revenue")
+    assert len(revenue["flagged_fills"]) == total_flags >= 1
+    assert revenue["flagged_elsewhere"] == 1
+    assert "flagged in another incident" in report.visible_text
+    assert all(incident["flagged_elsewhere"] == 0 for incident in report.incidents if incident is not revenue)
 
 
 def test_header_counts_incidents_and_shows_kpis(warehouse: Path, tmp_path: Path) -> None:
@@ -243,35 +278,34 @@ def test_chart_places_flagged_points_outside_the_band() -> None:
     assert [tick.label for tick in chart.x_ticks][0] == "2026-05-01"
 
 
-def _chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is required in CI (Debian packages chromium and chromium-driver)")
-        pytest.skip("chromium not installed (install Debian package chromium); required when CI is set")
-    return path
+def test_chart_draws_lone_values_as_dots_and_labels_ticks_by_their_step() -> None:
+    # A metric with values only on send days: no value has a neighbour to join.
+    start = datetime(2026, 5, 1)
+    points = [
+        SeriesPoint(start + timedelta(days=day), 900.0 + day if day % 3 == 0 else None, 920.0, 850.0, 990.0)
+        for day in range(12)
+    ]
+
+    chart = build_chart(points, [], "day", "delivered")
+
+    assert chart is not None
+    assert chart.observed_path == ""
+    assert len(chart.observed_dots) == 4
+    labels = [tick.label for tick in chart.y_ticks]
+    assert labels and all(re.fullmatch(r"\d{3}", label) for label in labels)
+
+    rates = [SeriesPoint(start + timedelta(days=day), 0.02 + 0.001 * day, None, None, None) for day in range(5)]
+    rate_labels = [tick.label for tick in build_chart(rates, [], "day", "open_rate").y_ticks]
+    assert len(set(len(label) for label in rate_labels)) == 1, rate_labels  # one number of decimals
+    assert len(set(rate_labels)) == len(rate_labels)
 
 
 def test_report_renders_in_headless_chromium(warehouse: Path, tmp_path: Path) -> None:
-    chromium = _chromium()
     out_path = tmp_path / "report" / "anomaly_report.html"
     render_report(warehouse, out_path)
-    artifacts = PROJECT_DIR / "test-artifacts"
-    artifacts.mkdir(exist_ok=True)
-    screenshot = artifacts / "anomaly_report.png"
-    screenshot.unlink(missing_ok=True)
-    browser = [
-        chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}", "--window-size=1280,2000",
-    ]
+    screenshot = ARTIFACTS_DIR / "anomaly_report.png"
 
-    dom = subprocess.run(
-        [*browser, "--dump-dom", out_path.as_uri()], capture_output=True, text=True, timeout=120, check=True
-    ).stdout
-    subprocess.run(
-        [*browser, f"--screenshot={screenshot}", out_path.as_uri()], capture_output=True, timeout=120, check=True
-    )
+    dom = render_page(out_path.as_uri(), screenshot, tmp_path / "chromium-profile")
 
     rendered = parse(dom)
     assert len(rendered.incidents) == 3
