@@ -67,12 +67,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from orchestration.evaluation import evaluate, format_scorecard
+    from orchestration.evaluation import evaluate, format_scorecard, scorecard_passes
 
     seeds = [int(seed) for seed in args.seeds.split(",")]
     scorecard = evaluate(seeds, days=args.days, scale=args.scale, work_dir=Path(args.work_dir))
     print(format_scorecard(scorecard))
-    return 0
+    # Non-zero when a target is missed, so the scorecard can gate a change in CI.
+    return 0 if scorecard_passes(scorecard) else 1
 
 
 def build_parser() -> argparse.ArgumentParser:

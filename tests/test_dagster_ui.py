@@ -2,7 +2,6 @@
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -13,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from headless_chromium import ARTIFACTS_DIR, render_page
 from orchestration.settings import PROJECT_DIR
 
 pytestmark = pytest.mark.slow
-ARTIFACTS = PROJECT_DIR / "test-artifacts"
 ASSET_NODES_QUERY = '{ assetNodes { assetKey { path } groupName hasAssetChecks } }'
 
 
@@ -81,27 +80,19 @@ def test_asset_graph_runs_from_landing_to_alerts(dagster_ui: int) -> None:
 
 
 def test_asset_graph_page_renders_in_a_browser(dagster_ui: int, tmp_path: Path) -> None:
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is required in CI (make test installs it)")
-        pytest.skip("chromium not installed (make browser installs it)")
-    ARTIFACTS.mkdir(exist_ok=True)
-    screenshot = ARTIFACTS / "dagster_asset_graph.png"
-    browser = [
-        chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1600,1000", "--virtual-time-budget=20000",
-    ]
     base = f"http://127.0.0.1:{dagster_ui}"
 
-    def dom(path: str, height: int = 1000) -> str:
-        command = [*browser, f"--window-size=1600,{height}", "--dump-dom", base + path]
-        return subprocess.run(command, capture_output=True, text=True, timeout=120).stdout
+    def dom(path: str, screenshot: Path | None = None, height: int = 1000) -> str:
+        return render_page(
+            base + path, screenshot or tmp_path / "page.png", tmp_path / "profile",
+            window_size=f"1600,{height}", virtual_time_ms=20000,
+        )
 
-    lineage = dom("/asset-groups")
+    screenshot = ARTIFACTS_DIR / "dagster_asset_graph.png"
+    lineage = dom("/asset-groups", screenshot)
     assert all(group in lineage for group in ("ingestion", "staging", "reports", "delivery"))
     assert "Join the Dagster community" not in lineage
+    assert screenshot.stat().st_size > 10_000
     # The catalog renders only the rows in view: a tall window shows them all.
     catalog = dom("/assets", height=8000)
     for key in ("raw/transactions", "staging/stg_transactions__order_lines", "reports/anomaly_events",
@@ -111,5 +102,3 @@ def test_asset_graph_page_renders_in_a_browser(dagster_ui: int, tmp_path: Path) 
     raw_checks = dom("/assets/raw/transactions?view=checks")
     assert "rows_reconcile_with_load_ledger" in raw_checks and "accepted_values_transactions" in raw_checks
     assert "accepted_values_anomaly_events_severity" in dom("/assets/reports/anomaly_events?view=checks")
-    subprocess.run([*browser, f"--screenshot={screenshot}", base + "/asset-groups"], capture_output=True, timeout=120, check=True)
-    assert screenshot.stat().st_size > 10_000
