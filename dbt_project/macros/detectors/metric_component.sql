@@ -1,0 +1,17 @@
+{#- One metric of a period as a struct, for `unnest([...])` in the component models:
+    `value` is later `numerator` for counts and amounts and `numerator / denominator` for
+    rates and ratios; `volume` is the number of orders, sessions, e-mails or impressions
+    behind the cell, which the minimum-volume guard reads; `campaign_numerator` is the part
+    of a count's or amount's numerator that came from campaign-attributed activity (orders,
+    sessions, events carrying a campaign id), which the detectors treat as explained. Exact
+    decimals keep re-runs bit-identical. -#}
+{% macro metric_component(metric, metric_kind, numerator, denominator, volume, campaign_numerator=0) -%}
+    {
+        'metric': {{ metric }},
+        'metric_kind': '{{ metric_kind }}',
+        'numerator': cast({{ numerator }} as decimal(38, 4)),
+        'denominator': cast({{ denominator }} as decimal(38, 4)),
+        'volume': cast({{ volume }} as decimal(38, 4)),
+        'campaign_numerator': cast({{ campaign_numerator }} as decimal(38, 4)),
+    }
+{%- endmacro %}

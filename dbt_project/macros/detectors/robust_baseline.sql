@@ -1,0 +1,105 @@
+{#-
+    Trailing robust location and scale of `value` for every row of `relation`, without the
+    row itself: over the previous `window_periods` rows of the same series and slot (a slot
+    is e.g. the hour of day, so hour cells are compared with the same hour on earlier days).
+    Only rows where `eligible` holds feed the baseline (confirmed anomalies and extreme
+    outliers are left out), so a spike does not widen the band of the days after it.
+
+    Adds to every input column:
+      <prefix>_median   median of the eligible history
+      <prefix>_scale    1.4826 x MAD; when the MAD is 0 (more than half the history equal),
+                        1.2533 x the mean absolute deviation from the median; when that is 0
+                        too, `relative_floor` x |median|
+      <prefix>_history  number of eligible values in the window
+      <prefix>_volume   median volume behind the eligible history
+
+    `relation` needs series_key, period_start, volume, the `value` column, the `slot` column
+    and `window_periods` (a column or a number).
+-#}
+{% macro robust_baseline(
+    relation,
+    prefix,
+    value="value",
+    eligible="is_baseline_eligible",
+    slot="robust_slot",
+    window_periods="window_periods",
+    relative_floor=0.05
+) -%}
+(
+    with
+
+    {{ prefix }}_observations as (
+        select
+            *,
+            case when {{ eligible }} then {{ value }} end as _{{ prefix }}_input,
+            case when {{ eligible }} and {{ value }} is not null then volume end as _{{ prefix }}_input_volume,
+            row_number() over (
+                partition by series_key, {{ slot }}
+                order by period_start
+            ) as _{{ prefix }}_sequence,
+        from {{ relation }}
+    ),
+
+    {{ prefix }}_trailing as (
+        select
+            *,
+            median(_{{ prefix }}_input) over trailing_window as {{ prefix }}_median,
+            mad(_{{ prefix }}_input) over trailing_window as _{{ prefix }}_mad,
+            count(_{{ prefix }}_input) over trailing_window as {{ prefix }}_history,
+            median(_{{ prefix }}_input_volume) over trailing_window as {{ prefix }}_volume,
+        from {{ prefix }}_observations
+        window trailing_window as (
+            partition by series_key, {{ slot }}
+            order by period_start
+            rows between {{ window_periods }} preceding and 1 preceding
+        )
+    ),
+
+    {{ prefix }}_mad_zero as (
+        select
+            series_key,
+            period_start,
+            {{ slot }} as slot_value,
+            _{{ prefix }}_sequence as sequence_number,
+            {{ prefix }}_median as center,
+            {{ window_periods }} as lookback,
+        from {{ prefix }}_trailing
+        where _{{ prefix }}_mad = 0
+    ),
+
+    {{ prefix }}_mad_zero_fallback as (
+        -- an equi-join on each lag keeps this cheap: only rows whose MAD is 0 are expanded;
+        -- exact decimals make the mean independent of the order rows are summed in
+        select
+            mad_zero.series_key,
+            mad_zero.period_start,
+            avg(
+                abs(cast(history._{{ prefix }}_input as decimal(38, 12)) - cast(mad_zero.center as decimal(38, 12)))
+            ) as mean_absolute_deviation,
+        from {{ prefix }}_mad_zero as mad_zero
+        cross join unnest(range(1, mad_zero.lookback + 1)) as lags(lag_periods)
+        inner join {{ prefix }}_observations as history
+            on history.series_key = mad_zero.series_key
+            and history.{{ slot }} = mad_zero.slot_value
+            and history._{{ prefix }}_sequence = mad_zero.sequence_number - lags.lag_periods
+        where history._{{ prefix }}_input is not null
+        group by mad_zero.series_key, mad_zero.period_start
+    ),
+
+    {{ prefix }}_final as (
+        select
+            stats.* exclude (_{{ prefix }}_input, _{{ prefix }}_input_volume, _{{ prefix }}_sequence, _{{ prefix }}_mad),
+            coalesce(
+                nullif(1.4826 * stats._{{ prefix }}_mad, 0),
+                nullif(1.2533 * cast(fallback.mean_absolute_deviation as double), 0),
+                {{ relative_floor }} * abs(stats.{{ prefix }}_median)
+            ) as {{ prefix }}_scale,
+        from {{ prefix }}_trailing as stats
+        left join {{ prefix }}_mad_zero_fallback as fallback
+            on fallback.series_key = stats.series_key
+            and fallback.period_start = stats.period_start
+    )
+
+    select * from {{ prefix }}_final
+)
+{%- endmacro %}

@@ -1,0 +1,22 @@
+{#- The smallest scale a deviation is judged against: the noise that sampling alone puts on a
+    cell of this size. A baseline's MAD can be tiny by luck; counting noise cannot. This is
+    the rate guard that makes "-50% on 4 sessions" unremarkable while "-50% on 4,000" is not.
+      count   Poisson:   sqrt(expected)
+      amount  compound:  |expected| / sqrt(expected volume)   (revenue: one order's worth of noise)
+      rate    binomial:  sqrt(p (1 - p) / n), with p (1 - p) at least 1/n so p = 0 still has noise
+      ratio   mean of n: |expected| / sqrt(n)                  (average order value)
+    where n is the volume behind the observed cell. -#}
+{% macro sampling_noise_floor(metric_kind, expected, observed_volume, expected_volume) -%}
+    case {{ metric_kind }}
+        when 'count' then sqrt(greatest({{ expected }}, 1))
+        when 'amount' then abs({{ expected }}) / sqrt(greatest({{ expected_volume }}, 1))
+        when 'rate' then sqrt(
+            greatest(
+                least(greatest({{ expected }}, 0), 1) * (1 - least(greatest({{ expected }}, 0), 1)),
+                1.0 / greatest({{ observed_volume }}, 1)
+            ) / greatest({{ observed_volume }}, 1)
+        )
+        when 'ratio' then abs({{ expected }}) / sqrt(greatest({{ observed_volume }}, 1))
+        else 0
+    end
+{%- endmacro %}

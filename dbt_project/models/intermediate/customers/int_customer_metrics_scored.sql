@@ -1,0 +1,162 @@
+{#- Every customer observation judged against a robust baseline that never contains it:
+    the customer's own previous observations when they have enough of them, otherwise the
+    trailing window of their cohort (same channel, country and tenure band).
+    Order values are judged on the log scale: spending varies by factors (one dear item
+    doubles a basket), so a symmetric band in currency would flag ordinary big baskets.
+    Units and order counts are small whole numbers, judged as they are with a one-unit floor
+    on the spread (their MAD is often 0). -#}
+{%- set own_history_size = var('customer_own_history_size', 20) -%}
+{%- set min_own_history = var('customer_min_own_history', 5) -%}
+{%- set cohort_window_days = var('customer_cohort_window_days', 90) -%}
+{%- set min_cohort_history = var('customer_min_cohort_history', 30) -%}
+{#- A flag needs both a large robust score and a large ratio to the baseline. -#}
+{%- set thresholds = var('customer_severity_thresholds', {
+    'info': {'score': 6, 'ratio': 5},
+    'warning': {'score': 8, 'ratio': 6},
+    'critical': {'score': 10, 'ratio': 8},
+}) -%}
+
+with
+
+observations as (
+    select * from {{ ref('int_customer_metric_observations') }}
+),
+
+metric_scales as (
+    -- min_spread is in the metric's scale: log units for order value, units or orders else
+    select * from (
+        values
+            ('customer_order_value', true, 0.25),
+            ('customer_units', false, 1.0),
+            ('customer_order_frequency', false, 1.0)
+    ) as scales (metric, uses_log_scale, min_spread)
+),
+
+scaled_observations as (
+    select
+        observations.*,
+        metric_scales.uses_log_scale,
+        metric_scales.min_spread,
+        -- a free order still has a logarithm: one cent
+        case when metric_scales.uses_log_scale then ln(greatest(observations.observed, 0.01)) else observations.observed end
+            as scaled_observed,
+    from observations
+    inner join metric_scales using (metric)
+),
+
+trailing_baselines as (
+    select
+        *,
+        median(scaled_observed) over own_history as own_median,
+        mad(scaled_observed) over own_history as own_mad,
+        count(scaled_observed) over own_history as own_history_count,
+        median(scaled_observed) over cohort_history as cohort_median,
+        mad(scaled_observed) over cohort_history as cohort_mad,
+        count(scaled_observed) over cohort_history as cohort_history_count,
+    from scaled_observations
+    window
+        own_history as (
+            partition by customer_key, metric
+            order by observed_at, observation_id
+            rows between {{ own_history_size }} preceding and 1 preceding
+        ),
+        cohort_history as (
+            -- exclude group: nothing at the same instant (the same day for frequency) leaks in
+            partition by cohort_key, metric
+            order by observed_at
+            range between interval {{ cohort_window_days }} days preceding and current row exclude group
+        )
+),
+
+chosen_baselines as (
+    select
+        *,
+        case
+            when own_history_count >= {{ min_own_history }} then {
+                'baseline': 'own_history', 'center': own_median, 'mad': own_mad, 'size': own_history_count
+            }
+            when cohort_history_count >= {{ min_cohort_history }} then {
+                'baseline': 'cohort', 'center': cohort_median, 'mad': cohort_mad, 'size': cohort_history_count
+            }
+        end as chosen,
+        chosen['baseline'] as baseline,
+        chosen['center'] as scaled_center,
+        chosen['size'] as baseline_size,
+        -- 1.4826 x MAD estimates the standard deviation of normal data; greatest/least
+        -- skip NULLs in DuckDB, hence the explicit guards without a baseline
+        case when chosen is not null then greatest(1.4826 * chosen['mad'], min_spread) end as spread,
+    from trailing_baselines
+),
+
+scored as (
+    select
+        *,
+        case when uses_log_scale then exp(scaled_center) else scaled_center end as expected,
+        (scaled_observed - scaled_center) / spread as score,
+        -- how many times larger the bigger of observed/expected is; a zero side is unbounded
+        coalesce(greatest(observed, expected) / nullif(least(observed, expected), 0), 'inf'::double) as effect_ratio,
+    from chosen_baselines
+),
+
+classified as (
+    select
+        *,
+        case
+            {%- for severity in ['critical', 'warning', 'info'] %}
+            when abs(score) >= {{ thresholds[severity]['score'] }}
+                and effect_ratio >= {{ thresholds[severity]['ratio'] }} then '{{ severity }}'
+            {%- endfor %}
+        end as severity,
+        -- the band outside which an observation is flagged: score and ratio both past the
+        -- info thresholds, mapped back from the log scale where it applies
+        scaled_center - {{ thresholds['info']['score'] }} * spread as scaled_lower,
+        scaled_center + {{ thresholds['info']['score'] }} * spread as scaled_upper,
+    from scored
+),
+
+final as (
+    select
+        observation_id,
+        customer_key,
+        metric,
+        order_id,
+        observed_at,
+        period_start,
+        period_end,
+        observed,
+        currency,
+        channel,
+        country,
+        tenure_band,
+        cohort_key,
+        baseline,
+        baseline_size,
+        expected,
+        spread,
+        case
+            when baseline is not null then
+                greatest(
+                    0,
+                    least(
+                        case when uses_log_scale then exp(scaled_lower) else scaled_lower end,
+                        expected / {{ thresholds['info']['ratio'] }}
+                    )
+                )
+        end as lower_bound,
+        case
+            when baseline is not null then
+                greatest(
+                    case when uses_log_scale then exp(scaled_upper) else scaled_upper end,
+                    expected * {{ thresholds['info']['ratio'] }}
+                )
+        end as upper_bound,
+        score,
+        effect_ratio,
+        case when observed > expected then 'spike' when observed < expected then 'drop' end as direction,
+        severity,
+        severity is not null as is_flagged,
+        case when baseline is null then 'insufficient_history' else 'scored' end as status,
+    from classified
+)
+
+select * from final

@@ -1,0 +1,26 @@
+{#- Level shift / drift detector (macro level_shift_detector): a CUSUM chart on the
+    standardised residual of each day's primary model. Day grain only: shifts and drifts
+    last days, while hours of one day share that day's ups and downs, which a chart over
+    hours would add up into false alarms. -#}
+with
+
+scored as (
+    select * from {{ ref('int_metric_series_scored') }}
+),
+
+daily_residuals as (
+    select
+        series_key,
+        period_start,
+        -- a planned promotion day is no evidence of a shift either way
+        case when planned_event is null then primary_z end as primary_z,
+    from scored
+    where grain = 'day'
+        and level_shift
+),
+
+final as (
+    select * from {{ level_shift_detector("daily_residuals", "primary_z") }}
+)
+
+select * from final

@@ -1,0 +1,146 @@
+{#- Every metric series of every source in one long table, at grains `day` and `hour`, dense:
+    each series has one row per period from its first period to the source's last period,
+    and a period with no rows is a real zero (an outage), not a missing row. Rates of an
+    empty period have no value (nothing to divide by).
+
+    Hour grain is kept for the sources and segment types in var `hourly_segment_types`: per
+    category, country or campaign an hour holds a handful of orders, too few to judge; e-mail
+    comes in sends, not hours; and an hour of social reach is one post's luck. A period is complete when the source has data up to its end (the last day of
+    a partial load is not judged as a drop). -#}
+{%- set hourly_segment_types = var("hourly_segment_types", {
+    "transactions": ["total", "channel"],
+    "interactions": ["total", "channel", "device"],
+}) -%}
+{%- set sources = ["transaction", "interaction", "social", "email"] -%}
+
+with
+
+hourly_components as (
+    {% for source in sources %}
+    select * from {{ ref("int_" ~ source ~ "_metric_components") }}
+    {% if not loop.last %}union all by name{% endif %}
+    {% endfor %}
+),
+
+period_components as (
+    select
+        source,
+        metric,
+        metric_kind,
+        'hour' as grain,
+        segment_type,
+        segment_value,
+        period_start,
+        numerator,
+        denominator,
+        volume,
+        campaign_numerator,
+    from hourly_components
+    where false
+    {% for source, segment_types in hourly_segment_types.items() %}
+        or (source = '{{ source }}' and segment_type in ('{{ segment_types | join("', '") }}'))
+    {% endfor %}
+
+    union all
+
+    select
+        source,
+        metric,
+        metric_kind,
+        'day' as grain,
+        segment_type,
+        segment_value,
+        date_trunc('day', period_start) as period_start,
+        sum(numerator) as numerator,
+        sum(denominator) as denominator,
+        sum(volume) as volume,
+        sum(campaign_numerator) as campaign_numerator,
+    from hourly_components
+    group by all
+),
+
+source_data_ends as (
+    -- end of the last hour with data, per source
+    select
+        source,
+        max(period_start) + interval 1 hour as data_end,
+    from hourly_components
+    group by source
+),
+
+series_bounds as (
+    select
+        source,
+        metric,
+        metric_kind,
+        grain,
+        segment_type,
+        segment_value,
+        min(period_start) as first_period_start,
+    from period_components
+    group by all
+),
+
+series_periods as (
+    select
+        series_bounds.*,
+        source_data_ends.data_end,
+        unnest(generate_series(
+            series_bounds.first_period_start,
+            date_trunc(series_bounds.grain, source_data_ends.data_end - interval 1 hour),
+            case series_bounds.grain when 'hour' then interval 1 hour else interval 1 day end
+        )) as period_start,
+    from series_bounds
+    inner join source_data_ends using (source)
+),
+
+dense_series as (
+    select
+        series_periods.source,
+        series_periods.metric,
+        series_periods.metric_kind,
+        series_periods.grain,
+        series_periods.segment_type,
+        series_periods.segment_value,
+        series_periods.period_start,
+        series_periods.period_start
+            + case series_periods.grain when 'hour' then interval 1 hour else interval 1 day end as period_end,
+        series_periods.data_end,
+        coalesce(period_components.numerator, 0) as numerator,
+        coalesce(period_components.denominator, 0) as denominator,
+        coalesce(period_components.volume, 0) as volume,
+        coalesce(period_components.campaign_numerator, 0) as campaign_numerator,
+    from series_periods
+    left join period_components
+        using (source, metric, grain, segment_type, segment_value, period_start)
+),
+
+final as (
+    select
+        {{ detection_key(["source", "metric", "grain", "segment_type", "segment_value"]) }} as series_key,
+        {{ detection_key(["source", "metric", "segment_type", "segment_value", "grain", "period_start"]) }} as observation_id,
+        source,
+        metric,
+        metric_kind,
+        grain,
+        segment_type,
+        segment_value,
+        period_start,
+        period_end,
+        case
+            when metric_kind in ('count', 'amount') then cast(numerator as double)
+            else cast(numerator as double) / nullif(cast(denominator as double), 0)
+        end as value,
+        numerator,
+        denominator,
+        volume,
+        -- the campaign-attributed part of a count or amount (0 for rates and ratios)
+        case
+            when metric_kind in ('count', 'amount') then cast(campaign_numerator as double)
+            else 0
+        end as campaign_value,
+        period_end <= data_end as is_complete_period,
+    from dense_series
+)
+
+select * from final

@@ -1,0 +1,104 @@
+{#- Hourly building blocks of the transaction metrics, one row per (metric, segment, hour
+    with orders). Densified and rolled up to days in int_metric_series_unioned. An order
+    counts in every category it has a line in; revenue is booked revenue of all lines
+    (net of discounts, whatever the status; cancellations and refunds have their own rates),
+    summed in the order's currency. Campaign-attributed orders (with a campaign id) are also
+    counted apart, except in a campaign's own series, which is all campaign. -#}
+{%- set segments = {
+    "total": "'all'",
+    "channel": "channel",
+    "category": "coalesce(category, 'unknown')",
+    "country": "coalesce(country, 'unknown')",
+    "campaign": "campaign_id",
+} -%}
+
+with
+
+order_lines as (
+    select * from {{ ref('stg_transactions__order_lines') }}
+),
+
+first_orders as (
+    select
+        customer_key,
+        min(ordered_at) as first_ordered_at,
+    from order_lines
+    where customer_key is not null
+    group by customer_key
+),
+
+lines_enriched as (
+    select
+        order_lines.order_id,
+        order_lines.channel,
+        order_lines.category,
+        order_lines.country,
+        order_lines.campaign_id,
+        order_lines.status,
+        order_lines.quantity,
+        order_lines.discount_amount,
+        order_lines.line_revenue,
+        order_lines.quantity * order_lines.unit_price as gross_amount,
+        order_lines.campaign_id is not null as is_campaign_attributed,
+        order_lines.customer_key is not null as is_known_customer,
+        order_lines.ordered_at = first_orders.first_ordered_at as is_first_order,
+        date_trunc('hour', order_lines.ordered_at) as period_start,
+    from order_lines
+    left join first_orders using (customer_key)
+),
+
+segmented_lines as (
+    {% for segment_type, segment_value in segments.items() %}
+    select
+        '{{ segment_type }}' as segment_type,
+        {{ segment_value }} as segment_value,
+        {{ "false" if segment_type == "campaign" else "is_campaign_attributed" }} as counts_as_campaign,
+        *,
+    from lines_enriched
+    where {{ segment_value }} is not null
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+),
+
+hourly_totals as (
+    select
+        segment_type,
+        segment_value,
+        period_start,
+        count(distinct order_id) as orders,
+        count(distinct order_id) filter (where status = 'cancelled') as cancelled_orders,
+        count(distinct order_id) filter (where status = 'refunded') as refunded_orders,
+        count(distinct order_id) filter (where is_known_customer) as known_customer_orders,
+        count(distinct order_id) filter (where is_first_order) as first_orders,
+        sum(line_revenue) as revenue,
+        sum(gross_amount) as gross_amount,
+        sum(discount_amount) as discount_amount,
+        sum(quantity) as units,
+        count(distinct order_id) filter (where counts_as_campaign) as campaign_orders,
+        coalesce(sum(line_revenue) filter (where counts_as_campaign), 0) as campaign_revenue,
+        coalesce(sum(quantity) filter (where counts_as_campaign), 0) as campaign_units,
+    from segmented_lines
+    group by all
+),
+
+final as (
+    select
+        'transactions' as source,
+        segment_type,
+        segment_value,
+        period_start,
+        component.*,
+    from hourly_totals
+    cross join unnest([
+        {{ metric_component("'orders'", 'count', 'orders', 'orders', 'orders', 'campaign_orders') }},
+        {{ metric_component("'revenue'", 'amount', 'revenue', 'orders', 'orders', 'campaign_revenue') }},
+        {{ metric_component("'units'", 'count', 'units', 'units', 'orders', 'campaign_units') }},
+        {{ metric_component("'avg_order_value'", 'ratio', 'revenue', 'orders', 'orders') }},
+        {{ metric_component("'discount_share'", 'ratio', 'discount_amount', 'gross_amount', 'orders') }},
+        {{ metric_component("'cancel_rate'", 'rate', 'cancelled_orders', 'orders', 'orders') }},
+        {{ metric_component("'refund_rate'", 'rate', 'refunded_orders', 'orders', 'orders') }},
+        {{ metric_component("'new_customer_share'", 'rate', 'first_orders', 'known_customer_orders', 'known_customer_orders') }},
+    ]) as components(component)
+)
+
+select * from final

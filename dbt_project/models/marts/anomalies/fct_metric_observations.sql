@@ -1,0 +1,231 @@
+{#- Every cell of every metric series, scored: observed value, expected value and band from
+    the primary model, each detector's score and verdict, the guards, and the ensemble's
+    status and severity.
+
+    The detectors judge the organic value (without campaign-attributed orders, sessions and
+    events); `expected` and the band add back the campaign traffic actually seen, so they
+    compare with the observed `value`.
+
+    A cell is an anomaly when its primary model (seasonal or robust z) or the level shift
+    chart fires in a direction the metric's config cares about, the volume behind it reaches
+    `min_volume` and the change is at least `min_effect` of the expected value. The other
+    point detector only adds agreement. A cell that missed the bar by a little (|z| >= var
+    `corroborated_z`) is an anomaly too when the same segment's other volume metrics
+    (orders, units, revenue; sessions, events) or the same metric in another segment are
+    anomalous in the same direction and day (`corroborated`; days only: within an hour all
+    traffic metrics share the same luck). Severity: `critical` when two or more detectors agree,
+    |z| reaches `critical_z` and the change is at least twice `min_effect`; `warning` when two
+    agree or |z| reaches `critical_z`; else `info`.
+
+    Status (every cell has exactly one): incomplete_period, insufficient_history (cold start),
+    low_volume (nothing or too little behind the value to judge), anomaly, planned_peak (a
+    promotion in the calendar explains the move: a count or amount within the lifted band, or
+    any move of a rate or ratio on a planned day), normal. -#}
+with
+
+scored as (
+    select * from {{ ref('int_metric_series_scored') }}
+),
+
+level_shift_scores as (
+    select * from {{ ref('int_metric_scores_level_shift') }}
+),
+
+joined as (
+    select
+        scored.*,
+        level_shift_scores.cusum_upper,
+        level_shift_scores.cusum_lower,
+        level_shift_scores.level_shift_direction,
+        -- the detectors judged the organic value; the campaign traffic seen is expected too
+        scored.primary_expected + scored.campaign_value as expected,
+        case
+            when scored.organic_value > scored.primary_expected then 'spike'
+            when scored.organic_value < scored.primary_expected then 'drop'
+        end as direction,
+    from scored
+    left join level_shift_scores using (series_key, period_start)
+),
+
+verdicts as (
+    select
+        *,
+        coalesce(
+            (watched_direction = 'both' and direction is not null)
+            or (watched_direction = 'up' and direction = 'spike')
+            or (watched_direction = 'down' and direction = 'drop'),
+            false
+        ) as is_direction_watched,
+        coalesce(
+            is_direction_watched
+            and has_robust_history
+            and abs(robust_z) >= warning_z
+            and sign(robust_z) = sign(organic_value - primary_expected),
+            false
+        ) as fires_robust_z,
+        coalesce(
+            is_direction_watched
+            and has_seasonal_history
+            and abs(seasonal_z) >= warning_z
+            and sign(seasonal_z) = sign(organic_value - primary_expected),
+            false
+        ) as fires_seasonal,
+        coalesce(
+            is_direction_watched
+            and level_shift_direction = case direction when 'spike' then 'up' when 'drop' then 'down' end,
+            false
+        ) as fires_level_shift,
+        -- a rate is judged on its own denominator, a count on the volume its history
+        -- usually has: a burst in a series that is normally near zero is luck, not a pattern
+        case
+            when metric_kind in ('count', 'amount') then robust_expected_volume
+            else volume
+        end >= min_volume as is_volume_sufficient,
+        abs(value - expected) / nullif(abs(expected), 0) as relative_effect,
+    from joined
+),
+
+ensemble as (
+    select
+        *,
+        (primary_model = 'seasonal' and fires_seasonal)
+            or (primary_model = 'robust_z' and fires_robust_z)
+            or fires_level_shift as fires_primary_or_level_shift,
+        -- an expected zero makes any change infinitely large
+        coalesce(relative_effect >= min_effect, value <> expected) as is_effect_large_enough,
+        cast(fires_robust_z as integer) + cast(fires_seasonal as integer) + cast(fires_level_shift as integer)
+            as detector_count,
+        concat_ws(
+            ',',
+            case when fires_robust_z then 'robust_z' end,
+            case when fires_seasonal then 'seasonal' end,
+            case when fires_level_shift then 'level_shift' end
+        ) as detectors,
+        -- the plan explains a count that fired only without the promotion's lift, and any
+        -- move of a rate or ratio (promotions change discounts and conversion, by no known lift)
+        planned_event is not null
+            and abs(organic_value - primary_baseline) >= warning_z * primary_scale
+            and coalesce(abs(organic_value - primary_baseline) / nullif(abs(primary_baseline), 0) >= min_effect, true)
+            as is_explained_by_plan,
+    from verdicts
+),
+
+own_verdicts as (
+    select
+        *,
+        case
+            when not is_complete_period then 'incomplete_period'
+            when primary_model is null then 'insufficient_history'
+            when value is null or not is_volume_sufficient then 'low_volume'
+            when is_explained_by_plan and metric_kind in ('rate', 'ratio') then 'planned_peak'
+            when fires_primary_or_level_shift and is_effect_large_enough then 'anomaly'
+            when is_explained_by_plan then 'planned_peak'
+            else 'normal'
+        end as own_status,
+    from ensemble
+),
+
+corroborations as (
+    -- anomalies rarely move one number alone: orders, units and revenue of a segment fall
+    -- together, and a refund wave in one channel lifts the total's refund rate
+    select
+        *,
+        bool_or(own_status = 'anomaly' and metric_kind in ('count', 'amount')) over (
+            partition by source, grain, segment_type, segment_value, period_start, direction
+        ) as has_volume_metric_anomaly,
+        bool_or(own_status = 'anomaly') over (
+            partition by source, grain, metric, period_start, direction
+        ) as has_other_segment_anomaly,
+    from own_verdicts
+),
+
+statuses as (
+    select
+        *,
+        own_status = 'normal'
+            and grain = 'day'
+            and is_direction_watched
+            and is_effect_large_enough
+            and abs(primary_z) >= {{ var("corroborated_z", 3.0) }}
+            and (
+                (metric_kind in ('count', 'amount') and has_volume_metric_anomaly)
+                or has_other_segment_anomaly
+            ) as fires_corroborated,
+        case when fires_corroborated then 'anomaly' else own_status end as status,
+    from corroborations
+),
+
+final as (
+    select
+        observation_id,
+        series_key,
+        source,
+        metric,
+        metric_kind,
+        grain,
+        segment_type,
+        segment_value,
+        period_start,
+        period_end,
+        value,
+        organic_value,
+        campaign_value,
+        numerator,
+        denominator,
+        volume,
+        status,
+        status in ('anomaly', 'planned_peak', 'normal') as is_evaluated,
+        status = 'anomaly' as is_anomaly,
+        case
+            when status <> 'anomaly' then null
+            when detector_count >= 2 and abs(primary_z) >= critical_z and relative_effect >= 2 * min_effect
+                then 'critical'
+            when detector_count >= 2 or abs(primary_z) >= critical_z then 'warning'
+            else 'info'
+        end as severity,
+        case when status = 'anomaly' then direction end as direction,
+        case
+            when status = 'anomaly' then concat_ws(',', nullif(detectors, ''), case when fires_corroborated then 'corroborated' end)
+        end as detectors,
+        case when status = 'anomaly' then detector_count + cast(fires_corroborated as integer) else 0 end as detector_count,
+        primary_model,
+        round(expected, 6) as expected,
+        round(primary_scale, 6) as scale,
+        round(greatest(expected - warning_z * primary_scale, 0), 6) as lower_bound,
+        round(
+            case
+                when metric_kind = 'rate' then least(expected + warning_z * primary_scale, 1)
+                else expected + warning_z * primary_scale
+            end,
+            6
+        ) as upper_bound,
+        round(abs(primary_z), 4) as score,
+        round(primary_z, 4) as primary_z,
+        round(relative_effect, 6) as relative_effect,
+        round(robust_expected, 6) as robust_expected,
+        round(robust_scale, 6) as robust_scale,
+        round(robust_z, 4) as robust_z,
+        robust_history,
+        fires_robust_z,
+        round(seasonal_expected, 6) as seasonal_expected,
+        round(seasonal_scale, 6) as seasonal_scale,
+        round(seasonal_z, 4) as seasonal_z,
+        seasonal_history,
+        fires_seasonal,
+        round(cusum_upper, 4) as cusum_upper,
+        round(cusum_lower, 4) as cusum_lower,
+        fires_level_shift,
+        fires_corroborated,
+        planned_event,
+        expected_multiplier,
+        is_confirmed_anomaly,
+        is_extreme_outlier,
+        is_baseline_eligible,
+        warning_z,
+        critical_z,
+        min_volume,
+        min_effect,
+    from statuses
+)
+
+select * from final
