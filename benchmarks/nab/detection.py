@@ -153,6 +153,8 @@ def write_cells(warehouse: Path, cells: pd.DataFrame) -> None:
                 cast(numerator as decimal(38, 4)) as numerator,
                 cast(denominator as decimal(38, 4)) as denominator,
                 cast(volume as decimal(38, 4)) as volume,
+                -- NAB series carry no campaign attribution
+                cast(0 as double) as campaign_value,
                 is_complete_period,
             from nab_cells
             """
