@@ -25,7 +25,7 @@ from benchmarks.nab.corpus import shared_data_dir
 from orchestration.pipeline import PipelineResult, Progress, run_pipeline
 from orchestration.report_incidents import SEVERITIES, read_incidents
 from orchestration.settings import Settings, load_settings
-from orchestration.uci_mapping import write_uci_landing
+from orchestration.uci_mapping import closed_days_sql, write_uci_landing
 
 DEFAULT_WORK_DIR = Path(__file__).resolve().parent / ".work" / "uci_online_retail"
 UCI_PARQUET = Path("uci-online-retail") / "online_retail.parquet"
@@ -75,6 +75,18 @@ def serving_state(settings: Settings) -> dict[str, int]:
     return {path.name: path.stat().st_mtime_ns for path in sorted(settings.serving_dir.iterdir())}
 
 
+def report_content(settings: Settings) -> dict[str, tuple[int, int]]:
+    """Row count and an order-independent hash of the rows of every report table."""
+    with read_only(settings) as con:
+        tables = con.execute(
+            "select table_name from information_schema.tables where table_schema = 'reports' order by 1"
+        ).fetchall()
+        return {
+            table: con.execute(f'select count(*), coalesce(sum(hash(t)), 0) from reports."{table}" as t').fetchone()
+            for (table,) in tables
+        }
+
+
 def print_rows(con: duckdb.DuckDBPyConnection) -> None:
     landed, loaded, quarantined = con.execute(
         "select sum(landed_rows), sum(loaded_rows), sum(quarantined_rows) "
@@ -117,44 +129,48 @@ def print_top_incidents(con: duckdb.DuckDBPyConnection) -> None:
             print(f"    likely driver: {incident.likely_driver}")
 
 
-def _flagged_on_day(con: duckdb.DuckDBPyConnection, day: date, metric_filter: str) -> str:
-    """The total-segment events overlapping the UTC day, as `metric direction (grain)`."""
+def _flagged_on_day(con: duckdb.DuckDBPyConnection, day: date, metrics: tuple[str, ...]) -> str:
+    """The total-segment events on `metrics` overlapping the UTC day, as `metric direction (grain)`;
+    when there are none, the day's observation of the first metric with its expected band."""
     events = con.execute(
-        f"""
+        """
         select distinct metric || ' ' || direction || ' (' || grain || ')'
         from reports.anomaly_events
-        where segment_type = 'total' and period_start < $end and period_end > $start and {metric_filter}
+        where segment_type = 'total' and period_start < $end and period_end > $start
+            and list_contains($metrics, metric)
         order by 1
         """,
-        {"start": day, "end": day + timedelta(days=1)},
+        {"start": day, "end": day + timedelta(days=1), "metrics": list(metrics)},
     ).fetchall()
-    return ", ".join(event for (event,) in events) or "NOT flagged"
+    if events:
+        return ", ".join(event for (event,) in events)
+    observed = con.execute(
+        """
+        select value, expected, lower_bound, upper_bound from marts.fct_metric_observations
+        where source = 'transactions' and metric = $metric and grain = 'day' and segment_type = 'total'
+            and period_start = $day
+        """,
+        {"metric": metrics[0], "day": day},
+    ).fetchall()
+    if not observed:
+        return "NOT flagged (no daily observation)"
+    value, expected, lower, upper = observed[0]
+    band = "no baseline yet" if expected is None else f"expected {expected:,.0f}, band {lower:,.0f} to {upper:,.0f}"
+    return f"NOT flagged ({metrics[0]} {value:,.0f}; {band})"
 
 
 def print_known_events(con: duckdb.DuckDBPyConnection) -> None:
     """Events the data itself shows, found from raw rows rather than written down by hand."""
     print("\nthe data's own events, and what the product flagged on the total series:")
-    closed = con.execute(
-        """
-        with days as (
-            select unnest(generate_series(min(order_ts)::date, max(order_ts)::date, interval 1 day))::date as day
-            from raw.transactions
-        ),
-        trading as (select distinct order_ts::date as day from raw.transactions)
-        -- The shop never traded on Saturdays: a missing Saturday is its normal week, not an event.
-        select day from days anti join trading using (day) where dayname(day) <> 'Saturday' order by day
-        """
-    ).fetchall()
-    for (day,) in closed:
-        flagged = _flagged_on_day(con, day, "metric = 'orders'")
-        print(f"  no orders on {day:%a %d %b %Y}: {flagged}")
+    for (day,) in con.execute(closed_days_sql()).fetchall():
+        print(f"  no orders on {day:%a %d %b %Y}: {_flagged_on_day(con, day, ('orders',))}")
     for order_id, ordered_at, units in con.execute(
         f"""
         select order_id, min(order_ts), sum(quantity) from raw.transactions
         where status = 'completed' group by order_id order by 3 desc limit {BIGGEST_ORDERS}
         """
     ).fetchall():
-        flagged = _flagged_on_day(con, ordered_at.date(), "metric in ('units', 'revenue', 'avg_order_value')")
+        flagged = _flagged_on_day(con, ordered_at.date(), ("units", "revenue", "avg_order_value"))
         print(f"  order {order_id} of {units:,} units at {ordered_at:%d %b %Y %H:%M} UTC: {flagged}")
     print("  spike events on the total series by month: " + ", ".join(
         f"{month:%b %Y} {n}" for month, n in con.execute(
@@ -166,7 +182,9 @@ def print_known_events(con: duckdb.DuckDBPyConnection) -> None:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.uci_online_retail", description=__doc__)
-    parser.add_argument("--shared-data", help="shared data folder (env RETAIL_ANOMALY_SHARED_DATA; default ../shared/data)")
+    parser.add_argument(
+        "--shared-data", help="shared data folder (env RETAIL_ANOMALY_SHARED_DATA; default ../shared/data)"
+    )
     parser.add_argument("--work-dir", default=str(DEFAULT_WORK_DIR), help="where landing and warehouse are written")
     parser.add_argument("--start", type=date.fromisoformat, help="first UK day to include (default: all)")
     parser.add_argument("--end", type=date.fromisoformat, help="UK day after the last one included (default: all)")
@@ -189,8 +207,12 @@ def main(argv: list[str] | None = None) -> int:
     landed = write_uci_landing(parquet, settings.landing_dir, args.start, args.end)
     print(f"mapped {parquet.name} → {landed} in {time.perf_counter() - started:.1f} s")
     first = timed_run(settings)
-    served = serving_state(settings)
+    served, reported = serving_state(settings), report_content(settings)
     second = timed_run(settings)
+    unchanged = {
+        "report tables": report_content(settings) == reported,
+        "serving files": serving_state(settings) == served,
+    }
     second_loads = second.result.asset_metadata[RAW_TRANSACTIONS_ASSET]
 
     with read_only(settings) as con:
@@ -198,9 +220,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wall time: ingestion {first.ingestion_seconds():.1f} s, whole run {first.seconds:.1f} s")
         print(
             f"re-run with nothing new: {second.seconds:.1f} s ({second.seconds / first.seconds:.0%} of the first), "
-            f"{second_loads['new_rows']} new rows, serving files "
-            f"{'unchanged' if serving_state(settings) == served else 'REPLACED'}, "
-            f"alerts sent {second.result.asset_metadata['alerts/alert_deliveries']['sent']}"
+            f"{second_loads['new_rows']} new rows, "
+            + ", ".join(f"{what} {'unchanged' if same else 'CHANGED'}" for what, same in unchanged.items())
+            + f", alerts sent {second.result.asset_metadata['alerts/alert_deliveries']['sent']}"
         )
         print_anomalies(con)
         print_top_incidents(con)

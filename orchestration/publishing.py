@@ -81,7 +81,9 @@ def _stage(warehouse_path: Path, staging_dir: Path, tables: Sequence[str] | None
             raise ValueError(f"not in schema {REPORT_SCHEMA} of {warehouse_path}: {', '.join(missing)}")
         for table in available if tables is None else tables:
             name = quote_identifier(table)
-            con.execute(f"create table main.{name} as select * from warehouse.{REPORT_SCHEMA}.{name}")
+            # A fixed row order keeps the Parquet bytes stable when the content is unchanged, so a
+            # re-run with nothing new replaces nothing.
+            con.execute(f"create table main.{name} as select * from warehouse.{REPORT_SCHEMA}.{name} order by all")
             # Parquet from the copied table, so both files hold the same snapshot.
             parquet_path = quote_literal(str(staging_dir / f"{table}.parquet"))
             con.execute(f"copy main.{name} to {parquet_path} (format parquet)")

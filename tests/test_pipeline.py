@@ -113,6 +113,7 @@ def test_second_run_with_nothing_new_changes_nothing(demo_run: DemoRun) -> None:
     assert result.success, result.failures
     assert warehouse_fingerprint(demo_run.settings.warehouse_path) == before
     assert (demo_run.settings.alerts_dir / "alerts.jsonl").read_bytes() == alerts_before
+    assert result.asset_metadata["serving/reports"]["replaced"] is False, "serving files were rewritten"
 
 
 def test_file_written_by_another_program_flows_to_the_report(demo_run: DemoRun, tmp_path: Path) -> None:
