@@ -56,7 +56,8 @@ class Alert:
                 f"Suggested action: {self.suggested_action or 'none suggested'}",
                 f"Affected metrics: {', '.join(self.affected_metrics)}",
                 f"Affected segments: {', '.join(self.affected_segments)}",
-                f"Peak score: {self.peak_score:.1f} over {self.event_count} flagged periods",
+                f"Peak score: {self.peak_score:.1f} over {self.event_count} flagged "
+                f"{'period' if self.event_count == 1 else 'periods'}",
                 f"Incident: {self.incident_id}",
                 f"Report: {self.report}",
             ]

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dbt_runner import run_dbt
 from orchestration.ingestion import ensure_raw_schema
-from test_masking import run_dbt
 
 FIRST_DAY = date(2026, 1, 1)
 DAYS = 84

@@ -1,9 +1,6 @@
 """Detection evaluation: the label-matching and false-positive rules (the real dbt SQL, compiled
 and run on small synthetic upstream tables) and the scorecard built from the KPI tables."""
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -12,8 +9,8 @@ import duckdb
 import pandas as pd
 import pytest
 
+from dbt_runner import run_dbt
 from orchestration.evaluation import format_scorecard, read_kind_kpis, scorecard_passes
-from orchestration.settings import ENV_DATA_DIR, PROJECT_DIR
 
 EVALUATION_MODELS = (
     "int_label_rows",
@@ -48,19 +45,19 @@ create table marts.fct_metric_observations as
 select
     observation_id, source, metric, segment_type, segment_value, grain, period_start,
     period_start + case grain when 'hour' then interval 1 hour else interval 1 day end as period_end,
-    value, expected, status, status = 'anomaly' as is_anomaly,
+    value, expected, status, is_evaluated, status = 'anomaly' as is_anomaly,
     case when status = 'anomaly' then 'warning' end as severity,
     case when status = 'anomaly' then case when value > expected then 'spike' else 'drop' end end as direction,
     fires_robust_z, fires_seasonal,
 from (values
-    ('o1', 'interactions', 'sessions', 'channel', 'app', 'hour', timestamp '2026-03-10 11:00', 2.0, 90.0, 'anomaly', true, false),
-    ('o2', 'transactions', 'orders', 'total', 'all', 'day', timestamp '2026-03-10 00:00', 300.0, 400.0, 'normal', false, true),
-    ('o3', 'transactions', 'refund_rate', 'channel', 'web', 'day', timestamp '2026-03-12 00:00', 0.2, 0.05, 'anomaly', true, true),
-    ('o4', 'social', 'impressions', 'total', 'all', 'day', timestamp '2026-03-20 00:00', 9000.0, 3000.0, 'anomaly', true, true),
-    ('o5', 'social', 'impressions', 'platform', 'tiktok', 'day', timestamp '2026-03-21 00:00', 5000.0, 1000.0, 'anomaly', false, true),
-    ('o6', 'transactions', 'orders', 'total', 'all', 'day', timestamp '2026-03-25 00:00', 1.0, 3.0, 'low_volume', true, false)
+    ('o1', 'interactions', 'sessions', 'channel', 'app', 'hour', timestamp '2026-03-10 11:00', 2.0, 90.0, 'anomaly', true, true, false),
+    ('o2', 'transactions', 'orders', 'total', 'all', 'day', timestamp '2026-03-10 00:00', 300.0, 400.0, 'normal', true, false, true),
+    ('o3', 'transactions', 'refund_rate', 'channel', 'web', 'day', timestamp '2026-03-12 00:00', 0.2, 0.05, 'anomaly', true, true, true),
+    ('o4', 'social', 'impressions', 'total', 'all', 'day', timestamp '2026-03-20 00:00', 9000.0, 3000.0, 'anomaly', true, true, true),
+    ('o5', 'social', 'impressions', 'platform', 'tiktok', 'day', timestamp '2026-03-21 00:00', 5000.0, 1000.0, 'anomaly', true, false, true),
+    ('o6', 'transactions', 'orders', 'total', 'all', 'day', timestamp '2026-03-25 00:00', 1.0, 3.0, 'low_volume', false, true, false)
 ) as cells (observation_id, source, metric, segment_type, segment_value, grain, period_start, value, expected,
-            status, fires_robust_z, fires_seasonal)
+            status, is_evaluated, fires_robust_z, fires_seasonal)
 """
 
 CUSTOMERS_SQL = """
@@ -85,18 +82,8 @@ select * from (values ('o5', 'true_positive', 'campaign post', timestamp '2026-0
 def compiled_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The evaluation models' SQL as dbt compiles it (refs point at "warehouse".<schema>.<table>)."""
     work = tmp_path_factory.mktemp("evaluation_compile")
-    target = work / "target"
-    dbt = Path(sys.executable).with_name("dbt")
-    completed = subprocess.run(
-        [str(dbt), "compile", "--quiet", "--profiles-dir", str(PROJECT_DIR), "--target-path", str(target),
-         "--log-path", str(work / "logs"), "--select", *EVALUATION_MODELS],
-        cwd=PROJECT_DIR,
-        env={**os.environ, ENV_DATA_DIR: str(work)},
-        capture_output=True,
-        text=True,
-    )
-    assert completed.returncode == 0, completed.stdout + completed.stderr
-    folder = target / "compiled" / "retail_anomaly" / "dbt_project" / "models" / "intermediate" / "evaluation"
+    run_dbt(work, "compile", "--quiet", "--select", *EVALUATION_MODELS)
+    folder = work / "target" / "compiled" / "retail_anomaly" / "dbt_project" / "models" / "intermediate" / "evaluation"
     return {model: (folder / f"{model}.sql").read_text() for model in EVALUATION_MODELS}
 
 

@@ -1,9 +1,6 @@
 """PII never leaves the raw schema: build staging on PII-laden raw rows and scan the result."""
 
-import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,12 +9,12 @@ import duckdb
 import pytest
 import yaml
 
+from dbt_runner import run_dbt
 from orchestration.ingestion import ensure_raw_schema
-from orchestration.settings import ENV_DATA_DIR, ENV_MASKING_SALT, PROJECT_DIR
+from orchestration.settings import PROJECT_DIR
 from pii_scan import PII_PATTERNS, find_pii, raw_pii_values
 
 STAGING_DIR = PROJECT_DIR / "dbt_project" / "models" / "staging"
-TEST_SALT = "masking-test-salt"
 
 IPHONE_SAFARI = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
@@ -86,18 +83,6 @@ def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str,
         names = ", ".join(full_row)
         placeholders = ", ".join("?" for _ in full_row)
         con.execute(f"insert into raw.{table} ({names}) values ({placeholders})", list(full_row.values()))
-
-
-def run_dbt(data_dir: Path, *args: str, salt: str = TEST_SALT) -> None:
-    """dbt on the real project against `data_dir`; target and logs stay in data_dir so a
-    concurrent dbt run in the checkout is not disturbed."""
-    env = {**os.environ, ENV_DATA_DIR: str(data_dir), ENV_MASKING_SALT: salt, "DO_NOT_TRACK": "1"}
-    result = subprocess.run(
-        [str(Path(sys.executable).parent / "dbt"), *args, "--profiles-dir", str(PROJECT_DIR),
-         "--target-path", str(data_dir / "target"), "--log-path", str(data_dir / "logs")],
-        cwd=PROJECT_DIR, env=env, capture_output=True, text=True,
-    )
-    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
 
 
 @pytest.fixture(scope="module")

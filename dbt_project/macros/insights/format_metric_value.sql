@@ -1,10 +1,20 @@
-{#- A metric value as a marketer reads it: rates and shares as percentages, large amounts and
-    whole numbers without decimals, small fractional ones with two. -#}
+{#- A metric value as a marketer reads it: rates and shares as percentages; 100 and above
+    whole with thousands separators (12,400), from 1 up to one decimal (34.5, 3.2%), below 1
+    up to two (0.35, 0.06%); trailing zeros dropped, so whole numbers show none (68, 3%). -#}
 {% macro format_metric_value(metric, value) -%}
-    case
-        when {{ metric }} like '%\_rate' escape '\' or {{ metric }} like '%\_share' escape '\'
-            then format('{:.1f}%', 100 * {{ value }})
-        when abs({{ value }}) >= 100 or {{ value }} = round({{ value }}) then format('{:,.0f}', {{ value }})
-        else format('{:,.2f}', {{ value }})
-    end
+    {%- set is_percentage -%}
+        ({{ metric }} like '%\_rate' escape '\' or {{ metric }} like '%\_share' escape '\')
+    {%- endset -%}
+    {%- set shown -%}
+        (case when {{ is_percentage }} then 100 * {{ value }} else {{ value }} end)
+    {%- endset -%}
+    regexp_replace(
+        format(
+            '{:,.' || case when abs({{ shown }}) >= 100 then 0 when abs({{ shown }}) >= 1 then 1 else 2 end || 'f}',
+            {{ shown }}
+        ),
+        '\.0+$|(\.\d*[1-9])0+$',
+        '\1'
+    )
+    || case when {{ is_percentage }} then '%' else '' end
 {%- endmacro %}

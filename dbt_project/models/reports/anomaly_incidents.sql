@@ -48,9 +48,11 @@ final as (
         || lower({{ metric_display_name('primary_metric') }}) || ' ' || direction
         || {{ segment_phrase('primary_segment_type', 'primary_segment_value') }}
         || ' (' || source || '), ' || time_span as headline,
+        -- a one-period incident is fully told by its event; "a, b, c" reads as "a, b and c"
         primary_explanation
         || case
-            when event_count > 1 then ' In all ' || event_count || ' flagged periods on ' || affected_metric_names || '.'
+            when event_count > 1 then ' This incident spans ' || event_count || ' flagged periods across '
+                || regexp_replace(affected_metric_names, ', ([^,]+)$', ' and \1') || '.'
             else ''
         end as explanation,
         driver_code,

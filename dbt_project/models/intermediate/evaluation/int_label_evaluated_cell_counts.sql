@@ -17,7 +17,7 @@ metric_cell_counts as (
         metric,
         count(*) as evaluated_cells,
     from metric_observations
-    where {{ is_evaluated_cell('status') }}
+    where is_evaluated
     group by source, metric
 ),
 

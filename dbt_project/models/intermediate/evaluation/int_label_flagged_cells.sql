@@ -54,7 +54,7 @@ evaluated_observations as (
         severity,
         columns('^fires_'),
     from observations
-    where {{ is_evaluated_cell('status') }}
+    where is_evaluated
 ),
 
 detector_verdicts as (
