@@ -44,7 +44,7 @@ def serving_reports(context: AssetExecutionContext, warehouse: WarehouseResource
 def anomaly_report(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
     settings = warehouse.settings()
     out_path = settings.report_dir / "anomaly_report.html"
-    summary = render_report(settings.warehouse_path, out_path, run_label=context.run_id)
+    summary = render_report(settings.warehouse_path, out_path, run_label=context.run.run_id)
     return MaterializeResult(
         metadata={
             "report": MetadataValue.path(str(out_path)),
