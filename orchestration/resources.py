@@ -1,7 +1,7 @@
 """Dagster resources, configured from environment variables (see .env.example)."""
 
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import duckdb
 from dagster import ConfigurableResource
@@ -27,9 +27,8 @@ class WarehouseResource(ConfigurableResource):
         return settings
 
     @contextmanager
-    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        path = self.settings().warehouse_path
-        con = duckdb.connect(str(path), read_only=read_only)
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        con = duckdb.connect(str(self.settings().warehouse_path))
         try:
             yield con
         finally:
