@@ -5,7 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dagster import DagsterEventType, DagsterInstance, EventLogEntry
+from dagster import AssetCheckSeverity, DagsterEventType, DagsterInstance, EventLogEntry
 from dagster._core.utils import make_new_run_id
 from dagster._utils.error import SerializableErrorInfo
 
@@ -85,5 +85,11 @@ def run_pipeline(settings: Settings, on_progress: ProgressCallback | None = None
         f"{event.step_key}: {_root_cause(event.event_specific_data.error)}"
         for event in result.all_events
         if event.is_step_failure
+    ]
+    # A blocking check names itself in the step failure; its own description says why.
+    failures += [
+        f"check {evaluation.asset_key.to_user_string()}/{evaluation.check_name} failed: {evaluation.description}"
+        for evaluation in result.get_asset_check_evaluations()
+        if not evaluation.passed and evaluation.severity == AssetCheckSeverity.ERROR
     ]
     return PipelineResult(success=result.success, settings=settings, asset_metadata=metadata, failures=failures)

@@ -145,3 +145,23 @@ def test_file_written_by_another_program_flows_to_the_report(demo_run: DemoRun, 
         ).fetchone()[0]
     assert staged == 3000
     assert flagged >= 1
+
+
+def test_a_mostly_bad_load_blocks_publishing_and_alerting(tmp_path: Path) -> None:
+    """The quarantine-rate check is blocking: the run fails, says why, and publishes nothing."""
+    settings = load_settings(data_dir=tmp_path / "data", landing_dir=tmp_path / "landing")
+    landed = settings.landing_dir / "transactions" / "broken_export.csv"
+    landed.parent.mkdir(parents=True)
+    rows = [["order_id", "order_ts", "channel", "sku", "quantity", "unit_price", "currency", "status"]]
+    rows += [[f"B-{i}", "not a timestamp", "web", "SKU-1", "1", "9.99", "EUR", "completed"] for i in range(9)]
+    rows += [["B-ok", "2026-06-01T10:00:00Z", "web", "SKU-1", "1", "9.99", "EUR", "completed"]]
+    with landed.open("w", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    result = run_pipeline(settings)
+    assert not result.success
+    # The failure names the check and says why: how many rows were quarantined, and the threshold.
+    assert any(
+        "quarantine_rate_below_threshold failed: 9 of 10 new rows quarantined" in failure for failure in result.failures
+    ), result.failures
+    assert not settings.serving_dir.exists()
+    assert not (settings.alerts_dir / "alerts.jsonl").exists()
