@@ -56,20 +56,20 @@ verdicts as (
             or (watched_direction = 'down' and direction = 'drop'),
             false
         ) as is_direction_watched,
+        {#- One rule for both scored models: enough history, |z| past the warning threshold,
+            in a watched direction that agrees with the primary expectation. #}
+        {%- for detector, z_column, history_column in [
+            ("robust_z", "robust_z", "has_robust_history"),
+            ("seasonal", "seasonal_z", "has_seasonal_history"),
+        ] %}
         coalesce(
             is_direction_watched
-            and has_robust_history
-            and abs(robust_z) >= warning_z
-            and sign(robust_z) = sign(organic_value - primary_expected),
+            and {{ history_column }}
+            and abs({{ z_column }}) >= warning_z
+            and sign({{ z_column }}) = sign(organic_value - primary_expected),
             false
-        ) as fires_robust_z,
-        coalesce(
-            is_direction_watched
-            and has_seasonal_history
-            and abs(seasonal_z) >= warning_z
-            and sign(seasonal_z) = sign(organic_value - primary_expected),
-            false
-        ) as fires_seasonal,
+        ) as fires_{{ detector }},
+        {%- endfor %}
         coalesce(
             is_direction_watched
             and level_shift_direction = case direction when 'spike' then 'up' when 'drop' then 'down' end,
