@@ -46,6 +46,8 @@ class SourceSpec:
     name: str
     description: str
     natural_key: tuple[str, ...]
+    # The timestamp that places a row in a period; incremental runs reopen periods from it.
+    event_time: str
     columns: tuple[Column, ...] = field(default_factory=tuple)
 
     @property
@@ -60,6 +62,7 @@ TRANSACTIONS = SourceSpec(
     name="transactions",
     description="E-commerce transaction logs, one row per order line.",
     natural_key=("order_id", "line_number"),
+    event_time="order_ts",
     columns=(
         Column("order_id", required=True),
         Column("line_number", "integer", default="1", min_value=1),
@@ -85,6 +88,7 @@ INTERACTIONS = SourceSpec(
     name="interactions",
     description="Customer interaction events, one row per event.",
     natural_key=("event_id",),
+    event_time="event_ts",
     columns=(
         Column("event_id", required=True),
         Column("event_ts", "timestamp", required=True),
@@ -104,6 +108,7 @@ SOCIAL = SourceSpec(
     name="social",
     description="Social media engagement metrics, one row per account/post per interval.",
     natural_key=("platform", "account_handle", "post_id", "metric_ts"),
+    event_time="metric_ts",
     columns=(
         Column("platform", required=True, enum=PLATFORMS),
         Column("account_handle", required=True, pii=True),
@@ -123,6 +128,7 @@ EMAIL = SourceSpec(
     name="email",
     description="Email campaign performance data, one row per recipient event.",
     natural_key=("campaign_id", "recipient_email", "event_type", "event_ts"),
+    event_time="event_ts",
     columns=(
         Column("campaign_id", required=True),
         Column("campaign_name"),

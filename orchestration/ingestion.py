@@ -10,7 +10,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -67,9 +67,13 @@ create table if not exists raw.load_ledger (
     loaded_rows bigint not null,
     quarantined_rows bigint not null,
     loaded_at timestamp not null,
+    -- earliest event time the load adds or replaces: incremental dbt runs reopen from there
+    reopens_from timestamp,
     unique (source, file_hash)
 )
 """
+# Warehouses created before the column existed get it; their loads then reopen everything.
+_LOAD_LEDGER_MIGRATION = "alter table raw.load_ledger add column if not exists reopens_from timestamp"
 _ANOMALY_LABELS_DDL = """
 create table if not exists raw.anomaly_labels (
     label_id varchar not null,
@@ -107,6 +111,7 @@ class LoadedFile:
     loaded_rows: int
     quarantined_rows: int
     quarantine_by_reason: dict[str, int]
+    reopens_from: datetime | None = None
 
 
 @dataclass
@@ -144,11 +149,11 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     for spec in SOURCES.values():
         columns = ",\n    ".join(_column_ddl(column) for column in spec.columns)
         con.execute(f"create table if not exists raw.{spec.name} (\n    {columns},{_RAW_TABLE_LINEAGE})")
-    for ddl in (_QUARANTINE_DDL, _LOAD_LEDGER_DDL, _ANOMALY_LABELS_DDL):
+    for ddl in (_QUARANTINE_DDL, _LOAD_LEDGER_DDL, _LOAD_LEDGER_MIGRATION, _ANOMALY_LABELS_DDL):
         con.execute(ddl)
 
 
-def _scalar(con: duckdb.DuckDBPyConnection, sql: str, parameters: list | None = None) -> object:
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str, parameters: list | dict | None = None) -> object:
     # fetchall, not fetchone: a half-fetched result blocks register() on the connection (DuckDB 2.0).
     return con.execute(sql, parameters or []).fetchall()[0][0]
 
@@ -232,14 +237,35 @@ def _insert_quarantine(con: duckdb.DuckDBPyConnection, spec: SourceSpec, lineage
     )
 
 
+def _reopens_from(con: duckdb.DuckDBPyConnection, spec: SourceSpec, load_id: int) -> datetime | None:
+    """Earliest event time among the load's rows and the earlier versions they replace.
+
+    A re-delivered row may move its event to another period; the period it left changes too.
+    """
+    event_time = quote_identifier(spec.event_time)
+    key_match = " and ".join(f"earlier.{quote_identifier(key)} = loaded.{quote_identifier(key)}" for key in spec.natural_key)
+    return _scalar(
+        con,
+        f"""
+        select min({event_time}) from raw.{spec.name} as earlier
+        where _load_id = $load_id
+            or (_load_id < $load_id and exists (
+                select 1 from raw.{spec.name} as loaded where loaded._load_id = $load_id and {key_match}
+            ))
+        """,
+        {"load_id": load_id},
+    )
+
+
 def _write_ledger_row(
     con: duckdb.DuckDBPyConnection, spec: SourceSpec, loaded: LoadedFile, loaded_at: datetime
 ) -> None:
     con.execute(
         """
         insert into raw.load_ledger
-            (load_id, file_hash, source, file_path, size_bytes, landed_rows, loaded_rows, quarantined_rows, loaded_at)
-        values (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            (load_id, file_hash, source, file_path, size_bytes, landed_rows, loaded_rows, quarantined_rows, loaded_at,
+             reopens_from)
+        values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """,
         [
             loaded.load_id,
@@ -251,6 +277,7 @@ def _write_ledger_row(
             loaded.loaded_rows,
             loaded.quarantined_rows,
             loaded_at,
+            loaded.reopens_from,
         ],
     )
 
@@ -280,6 +307,7 @@ def _load_file(
         lineage = {"load_id": load_id, "file_hash": file_hash, "file_path": file_path, "loaded_at": loaded_at}
         _insert_rows(con, spec, lineage)
         _insert_quarantine(con, spec, lineage)
+        loaded = replace(loaded, reopens_from=_reopens_from(con, spec, load_id))
         _write_ledger_row(con, spec, loaded, loaded_at)
         con.execute(f"drop table {_VALIDATED}")
     return loaded
