@@ -7,15 +7,18 @@ from dagster import (
     DefaultSensorStatus,
     RunRequest,
     ScheduleDefinition,
-    SensorEvaluationContext,
+    ScheduleEvaluationContext,
     SensorDefinition,
+    SensorEvaluationContext,
     SensorResult,
     SkipReason,
+    schedule,
     sensor,
 )
 
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
+from orchestration.assets.transformation import current_partition_key
 from orchestration.contract import LANDING_SUFFIXES, SOURCES
 from orchestration.resources import WarehouseResource
 
@@ -48,27 +51,44 @@ def build_landing_sensor(job: UnresolvedAssetJobDefinition) -> SensorDefinition:
             return SkipReason("the landing folder holds no files")
         if fingerprint == context.cursor:
             return SkipReason(f"no new files among {file_count}")
-        return SensorResult(run_requests=[RunRequest(run_key=fingerprint)], cursor=fingerprint)
+        return SensorResult(
+            run_requests=[RunRequest(run_key=fingerprint, partition_key=current_partition_key())], cursor=fingerprint
+        )
 
     return landing_folder_sensor
 
 
+def _refresh_schedule(
+    job: UnresolvedAssetJobDefinition, name: str, cron: str, status: DefaultScheduleStatus, description: str
+) -> ScheduleDefinition:
+    @schedule(
+        name=name,
+        job=job,
+        cron_schedule=cron,
+        execution_timezone="UTC",
+        default_status=status,
+        description=description,
+    )
+    def refresh(context: ScheduleEvaluationContext) -> RunRequest:
+        return RunRequest(partition_key=current_partition_key(context.scheduled_execution_time))
+
+    return refresh
+
+
 def build_schedules(job: UnresolvedAssetJobDefinition) -> list[ScheduleDefinition]:
     return [
-        ScheduleDefinition(
-            name="hourly_refresh",
-            job=job,
-            cron_schedule="5 * * * *",
-            execution_timezone="UTC",
-            default_status=DefaultScheduleStatus.STOPPED,
-            description="Every hour: refresh the hourly metrics as new events land.",
+        _refresh_schedule(
+            job,
+            "hourly_refresh",
+            "5 * * * *",
+            DefaultScheduleStatus.STOPPED,
+            "Every hour: refresh the hourly metrics as new events land.",
         ),
-        ScheduleDefinition(
-            name="daily_refresh",
-            job=job,
-            cron_schedule="30 1 * * *",
-            execution_timezone="UTC",
-            default_status=DefaultScheduleStatus.RUNNING,
-            description="Every day after midnight UTC: close yesterday's daily metrics, publish and alert.",
+        _refresh_schedule(
+            job,
+            "daily_refresh",
+            "30 1 * * *",
+            DefaultScheduleStatus.RUNNING,
+            "Every day after midnight UTC: close yesterday's daily metrics, publish and alert.",
         ),
     ]

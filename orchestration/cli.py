@@ -34,7 +34,7 @@ def _progress_bar(progress: "Progress") -> None:
     sys.stderr.flush()
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
+def _cmd_run(args: argparse.Namespace, partition_range: tuple[str, str] | None = None) -> int:
     from orchestration.pipeline import run_pipeline
 
     settings = load_settings(args.data_dir, args.landing)
@@ -46,6 +46,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         settings,
         on_progress=_progress_bar if show_bar else None,
         log_level="DEBUG" if args.verbose else "INFO" if not show_bar else "WARNING",
+        partition_range=partition_range,
     )
     if show_bar:
         sys.stderr.write("\n")
@@ -64,6 +65,26 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(f"Serving:     {settings.serving_dir} (Parquet files and reports.duckdb)")
     print(f"Alerts:      {settings.alerts_dir / 'alerts.jsonl'}")
     return 0
+
+
+def _cmd_backfill(args: argparse.Namespace) -> int:
+    from orchestration.assets.transformation import daily_partitions
+
+    last = args.to or daily_partitions.get_last_partition_key()
+    for day in (args.start, last):
+        if not daily_partitions.has_partition_key(day):
+            first = daily_partitions.get_first_partition_key()
+            print(
+                f"error: {day} is not a daily partition ({first} to {daily_partitions.get_last_partition_key()};"
+                " set RETAIL_ANOMALY_PARTITIONS_START for earlier days)",
+                file=sys.stderr,
+            )
+            return 2
+    if args.start > last:
+        print(f"error: --from {args.start} is after --to {last}", file=sys.stderr)
+        return 2
+    print(f"Backfilling {args.start} to {last}: the detection models recompute from {args.start} on")
+    return _cmd_run(args, partition_range=(args.start, last))
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -89,10 +110,21 @@ def build_parser() -> argparse.ArgumentParser:
     generate.set_defaults(handler=_cmd_generate)
 
     run = commands.add_parser("run", help="load new files, build and test every model, publish, report, alert")
-    run.add_argument("--landing", help="landing folder (env RETAIL_ANOMALY_LANDING; default <data-dir>/landing)")
-    run.add_argument("--data-dir", help="data directory (env RETAIL_ANOMALY_DATA_DIR; default ./data)")
-    run.add_argument("--verbose", action="store_true", help="print every Dagster event instead of a progress bar")
+    backfill = commands.add_parser(
+        "backfill",
+        help="a run that also recomputes the detection models' daily partitions from a day on",
+        description="Like `run`, and the metric series, baselines and scores are recomputed from --from on"
+        " (later days depend on them through their baselines). The same as a Dagster backfill of the"
+        " dbt_detection partitions.",
+    )
+    backfill.add_argument("--from", dest="start", required=True, help="first day, YYYY-MM-DD")
+    backfill.add_argument("--to", help="last partition of the backfill, YYYY-MM-DD (default: the latest)")
+    for command in (run, backfill):
+        command.add_argument("--landing", help="landing folder (env RETAIL_ANOMALY_LANDING; default <data-dir>/landing)")
+        command.add_argument("--data-dir", help="data directory (env RETAIL_ANOMALY_DATA_DIR; default ./data)")
+        command.add_argument("--verbose", action="store_true", help="print every Dagster event instead of a progress bar")
     run.set_defaults(handler=_cmd_run)
+    backfill.set_defaults(handler=_cmd_backfill)
 
     evaluate = commands.add_parser("evaluate", help="scorecard: detection and false-positive rates on fresh seeds")
     evaluate.add_argument("--seeds", default="505,606", help="comma-separated generator seeds (101-404 were used for tuning)")

@@ -4,12 +4,12 @@ from dagster import AssetSelection, Definitions, define_asset_job, in_process_ex
 
 from orchestration.assets.delivery import delivery_assets
 from orchestration.assets.ingestion import ingestion_assets
-from orchestration.assets.transformation import retail_anomaly_dbt_assets
+from orchestration.assets.transformation import dbt_asset_definitions
 from orchestration.automation import build_landing_sensor, build_schedules
 from orchestration.dbt_project import dbt_cli, dbt_project
 from orchestration.resources import WarehouseResource
 
-all_assets = [*ingestion_assets, retail_anomaly_dbt_assets, *delivery_assets]
+all_assets = [*ingestion_assets, *dbt_asset_definitions, *delivery_assets]
 
 # DuckDB allows one writer: every step runs in one process, one after another.
 retail_anomaly_job = define_asset_job(

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dagster import AssetCheckSeverity, DagsterEventType, DagsterInstance, EventLogEntry
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from dagster._core.utils import make_new_run_id
 from dagster._utils.error import SerializableErrorInfo
 
@@ -45,8 +46,22 @@ def _root_cause(error: SerializableErrorInfo) -> str:
     return error.message.strip()
 
 
-def run_pipeline(settings: Settings, on_progress: ProgressCallback | None = None, log_level: str = "INFO") -> PipelineResult:
-    """Materialise every asset once, in one process, against the given paths."""
+def _partition_range_tags(partition_range: tuple[str, str] | None) -> dict[str, str]:
+    from orchestration.assets.transformation import current_partition_key
+
+    first, last = partition_range or (current_partition_key(),) * 2
+    return {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
+
+
+def run_pipeline(
+    settings: Settings,
+    on_progress: ProgressCallback | None = None,
+    log_level: str = "INFO",
+    partition_range: tuple[str, str] | None = None,
+) -> PipelineResult:
+    """Materialise every asset once, in one process, against the given paths. The run targets
+    the current day's partition, or `partition_range` (first and last day): the detection
+    assets also recompute from its first day on."""
     # Imported here so that generating demo data does not pay for parsing dbt.
     from orchestration.definitions import build_resources, defs, retail_anomaly_job
 
@@ -76,6 +91,7 @@ def run_pipeline(settings: Settings, on_progress: ProgressCallback | None = None
             resources=build_resources(warehouse),
             raise_on_error=False,
             run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+            tags=_partition_range_tags(partition_range),
         )
     metadata = {
         event.asset_key.to_user_string(): {k: v.value for k, v in event.materialization.metadata.items()}

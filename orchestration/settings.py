@@ -17,6 +17,7 @@ ENV_MASKING_SALT = "RETAIL_ANOMALY_MASKING_SALT"
 ENV_ALERT_SINKS = "RETAIL_ANOMALY_ALERT_SINKS"
 ENV_MAX_QUARANTINE_RATE = "RETAIL_ANOMALY_MAX_QUARANTINE_RATE"
 ENV_FRESHNESS_HOURS = "RETAIL_ANOMALY_FRESHNESS_HOURS"
+ENV_PARTITIONS_START = "RETAIL_ANOMALY_PARTITIONS_START"
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class Settings:
     max_quarantine_rate: float = 0.05
     # A source whose newest event is older than this is reported stale (a warning).
     freshness_hours: float = 48.0
+    # First day of the daily partitions of the detection assets (Dagster backfills).
+    partitions_start: str = "2025-01-01"
 
     @property
     def warehouse_path(self) -> Path:
@@ -72,4 +75,5 @@ def load_settings(data_dir: str | Path | None = None, landing_dir: str | Path | 
         alert_sinks_file=Path(sinks).resolve() if sinks else None,
         max_quarantine_rate=float(os.environ.get(ENV_MAX_QUARANTINE_RATE) or 0.05),
         freshness_hours=float(os.environ.get(ENV_FRESHNESS_HOURS) or 48.0),
+        partitions_start=os.environ.get(ENV_PARTITIONS_START) or "2025-01-01",
     )

@@ -147,6 +147,7 @@ def write_cells(warehouse: Path, cells: pd.DataFrame) -> None:
                 grain,
                 segment_type,
                 segment_value,
+                min(period_start) over (partition by series_key) as first_period_start,
                 period_start,
                 period_end,
                 value,

@@ -1,28 +1,102 @@
-"""The dbt project as assets: every model, seed and test (tests become asset checks)."""
+"""The dbt project as assets: every model, seed and test (tests become asset checks).
 
+Three dbt invocations per run, in dependency order: preparation (seeds, staging and the
+decision which periods to reopen), detection (the incremental metric series and scores,
+partitioned by day) and reporting (everything downstream). A run reopens what new loads
+touched, and also every day from the first of its partitions on: the sensor, the schedules and
+`retail-anomaly run` target the current day (a no-op past the data), a backfill older days.
+Runs always name partitions because Dagster cannot evaluate a partitioned asset's checks in a
+run without one.
+"""
+
+import json
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
-from dagster import AssetExecutionContext
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    BackfillPolicy,
+    DailyPartitionsDefinition,
+    Output,
+    partition_loading_context,
+)
 from dagster_dbt import DbtCliResource, dbt_assets
 
 from orchestration.dbt_project import RetailAnomalyTranslator, dbt_project
 from orchestration.resources import WarehouseResource
+from orchestration.settings import load_settings
+
+INCREMENTAL_MODELS = "config.materialized:incremental"
+REOPENED_PERIODS_KEY = AssetKey(["intermediate", "int_periods_reopened"])
+
+# Days of the detection models' periods; the first day comes from RETAIL_ANOMALY_PARTITIONS_START.
+daily_partitions = DailyPartitionsDefinition(start_date=load_settings().partitions_start, end_offset=1)
 
 
-@dbt_assets(
-    manifest=dbt_project().manifest_path,
-    project=dbt_project(),
-    dagster_dbt_translator=RetailAnomalyTranslator(),
-)
-def retail_anomaly_dbt_assets(
-    context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+def current_partition_key(now: datetime | None = None) -> str:
+    """The partition of the current day (UTC, or of `now`), which runs that backfill nothing target."""
+    with partition_loading_context(effective_dt=now):
+        return daily_partitions.get_last_partition_key()
+
+
+def _with_row_counts(
+    context: AssetExecutionContext, events: Iterator[Any], warehouse: WarehouseResource
 ) -> Iterator[Any]:
-    warehouse.settings()  # exports the warehouse path and masking salt for the dbt subprocess
-    yield from dbt.cli(["build"], context=context).stream()
+    """Pass dbt's events through, holding model outputs until dbt has exited: DuckDB lets no
+    one else open the file while dbt writes. Then each output gets its table's row count (and
+    the reopened-periods decision its row)."""
+    outputs = []
+    for event in events:
+        if isinstance(event, Output):
+            outputs.append(event)
+        else:
+            yield event
+    with warehouse.connect() as con:
+        for output in outputs:
+            key = context.asset_key_for_output(output.output_name)
+            schema, relation = key.path
+            metadata = {"dagster/row_count": con.execute(f'select count(*) from "{schema}"."{relation}"').fetchall()[0][0]}
+            if key == REOPENED_PERIODS_KEY:
+                reason, reprocess_from = con.execute(
+                    f'select reason, cast(reprocess_from as varchar) from "{schema}"."{relation}"'
+                ).fetchall()[0]
+                metadata |= {"reason": reason, "reprocess_from": reprocess_from}
+            yield output.with_metadata({**output.metadata, **metadata})
 
+
+def _build_dbt_assets(name: str, select: str, exclude: str | None = None, partitioned: bool = False):
+    @dbt_assets(
+        manifest=dbt_project().manifest_path,
+        project=dbt_project(),
+        dagster_dbt_translator=RetailAnomalyTranslator(),
+        name=name,
+        select=select,
+        exclude=exclude,
+        partitions_def=daily_partitions if partitioned else None,
+        # a backfill of many days is one dbt run: it recomputes from the first day on anyway
+        backfill_policy=BackfillPolicy.single_run() if partitioned else None,
+    )
+    def _dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource) -> Iterator[Any]:
+        warehouse.settings()  # exports the warehouse path and masking salt for the dbt subprocess
+        args = ["build"]
+        if context.has_partition_key_range:
+            first_day = context.partition_time_window.start.date().isoformat()
+            args += ["--vars", json.dumps({"reprocess_from_date": first_day})]
+        yield from _with_row_counts(context, dbt.cli(args, context=context).stream(), warehouse)
+
+    return _dbt_assets
+
+
+dbt_preparation_assets = _build_dbt_assets(
+    "dbt_preparation", select=f"+{INCREMENTAL_MODELS}", exclude=INCREMENTAL_MODELS
+)
+dbt_detection_assets = _build_dbt_assets("dbt_detection", select=INCREMENTAL_MODELS, partitioned=True)
+dbt_reporting_assets = _build_dbt_assets("dbt_reporting", select="fqn:*", exclude=f"+{INCREMENTAL_MODELS}")
+dbt_asset_definitions = [dbt_preparation_assets, dbt_detection_assets, dbt_reporting_assets]
 
 REPORT_TABLE_KEYS = sorted(
-    (key for key in retail_anomaly_dbt_assets.keys if key.path[0] == "reports"),
+    (key for key in dbt_reporting_assets.keys if key.path[0] == "reports"),
     key=lambda key: key.to_user_string(),
 )

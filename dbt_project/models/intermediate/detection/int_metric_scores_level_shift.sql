@@ -2,6 +2,8 @@
     standardised residual of each day's primary model. Day grain only: shifts and drifts
     last days, while hours of one day share that day's ups and downs, which a chart over
     hours would add up into false alarms. -#}
+{%- set chart_window_days = 7 -%}
+
 with
 
 scored as (
@@ -17,10 +19,12 @@ daily_residuals as (
     from scored
     where grain = 'day'
         and level_shift
+        and {{ reprocessed_periods(lookback_days=chart_window_days) }}
 ),
 
 final as (
-    select * from {{ level_shift_detector("daily_residuals", "primary_z") }}
+    select * from {{ level_shift_detector("daily_residuals", "primary_z", window=chart_window_days) }}
+    where {{ reprocessed_periods() }}
 )
 
 select * from final

@@ -4,10 +4,13 @@ with
 
 prepared as (
     select * from {{ ref('int_metric_series_prepared') }}
+    -- same-slot weeks for the seasonal median, then a window of its residuals
+    where {{ reprocessed_periods(lookback_days="7 * seasonal_weeks + window_periods + 1") }}
 ),
 
 final as (
     select * from {{ seasonal_detector("prepared", value="organic_value") }}
+    where {{ reprocessed_periods() }}
 )
 
 select * from final

@@ -101,19 +101,25 @@ candidates as (
             and not is_confirmed_anomaly
             and planned_event is null as is_baseline_candidate,
     from configured
+    -- a reopened cell's first pass reads a window of steps, each a window long at most
+    where {{ reprocessed_periods(lookback_days="2 * window_periods + 1") }}
 ),
 
 candidate_steps as (
     select
         *,
-        -- periods of the same slot before this one: the series' age, for the cold start
-        row_number() over (partition by series_key, robust_slot order by period_start) - 1 as history_periods,
+        -- periods of the same slot before this one (the series is dense): its age, for the cold start
+        case grain
+            when 'hour' then datediff('hour', first_period_start, period_start) // 24
+            else datediff('day', first_period_start, period_start)
+        end as history_periods,
         case when is_baseline_candidate then organic_value end as candidate_value,
-        -- step from the previous value of the same slot: a level shift is one big step, the
-        -- rest of its days are ordinary steps, so the spread of steps stays honest
-        organic_value - lag(organic_value ignore nulls) over (
+        -- step from the previous value of the same slot within the window: a level shift is
+        -- one big step, the rest of its days are ordinary steps, so the spread of steps stays honest
+        organic_value - last_value(organic_value ignore nulls) over (
             partition by series_key, robust_slot
             order by period_start
+            rows between window_periods preceding and 1 preceding
         ) as step_change,
     from candidates
 ),
@@ -152,6 +158,7 @@ final as (
         ) as is_extreme_outlier,
         is_baseline_candidate and not is_extreme_outlier as is_baseline_eligible,
     from first_pass
+    where {{ reprocessed_periods() }}
 )
 
 select * from final

@@ -12,7 +12,9 @@
 with
 
 prepared as (
+    -- the recent errors of each model cover the same slot in the previous weeks
     select * from {{ ref('int_metric_series_prepared') }}
+    where {{ reprocessed_periods(lookback_days="7 * seasonal_weeks + 1") }}
 ),
 
 robust_scores as (
@@ -102,6 +104,7 @@ final as (
             when has_robust_history then robust_z
         end as primary_z,
     from model_choice
+    where {{ reprocessed_periods() }}
 )
 
 select * from final

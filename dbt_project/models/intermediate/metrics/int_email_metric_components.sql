@@ -14,6 +14,14 @@ email_events as (
     select * from {{ ref('stg_email__events') }}
 ),
 
+reopened_recipients as (
+    select distinct
+        campaign_id,
+        recipient_key,
+    from email_events
+    where {{ reprocessed_periods("occurred_at") }}
+),
+
 recipient_sends as (
     select
         campaign_id,
@@ -27,7 +35,10 @@ recipient_sends as (
         bool_or(event_type = 'unsubscribe') as unsubscribed,
         bool_or(event_type = 'spam_complaint') as complained,
     from email_events
+    -- every event of a send in a reopened period, however late the open or click came
+    semi join reopened_recipients using (campaign_id, recipient_key)
     group by campaign_id, recipient_key
+    having {{ reprocessed_periods("min(occurred_at)") }}
 ),
 
 segmented_sends as (

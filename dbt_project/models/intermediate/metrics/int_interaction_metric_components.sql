@@ -34,7 +34,10 @@ sessions as (
         bool_or(event_type = 'checkout_start') as started_checkout,
         bool_or(event_type = 'purchase') as purchased,
     from events
+    -- every event of a session that starts in a reopened period, however early or late it came
+    where session_id in (select session_id from events where {{ reprocessed_periods("occurred_at") }})
     group by session_id
+    having {{ reprocessed_periods("min(occurred_at)") }}
 ),
 
 orders as (
@@ -43,7 +46,9 @@ orders as (
         min(ordered_at) as ordered_at,
         arg_min(channel, line_number) as channel,
     from order_lines
+    where order_id in (select order_id from order_lines where {{ reprocessed_periods("ordered_at") }})
     group by order_id
+    having {{ reprocessed_periods("min(ordered_at)") }}
 ),
 
 segmented_sessions as (
@@ -67,6 +72,7 @@ segmented_events as (
         event_type,
         campaign_id is not null as is_campaign_attributed,
     from events
+    where {{ reprocessed_periods("occurred_at") }}
     {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),

@@ -12,6 +12,13 @@
     "interactions": ["total", "channel", "device"],
 }) -%}
 {%- set sources = ["transaction", "interaction", "social", "email"] -%}
+{%- set is_kept_at_hour_grain -%}
+    (false
+    {%- for source, segment_types in hourly_segment_types.items() %}
+        or (source = '{{ source }}' and segment_type in ('{{ segment_types | join("', '") }}'))
+    {%- endfor %}
+    )
+{%- endset -%}
 
 with
 
@@ -36,10 +43,8 @@ period_components as (
         volume,
         campaign_numerator,
     from hourly_components
-    where false
-    {% for source, segment_types in hourly_segment_types.items() %}
-        or (source = '{{ source }}' and segment_type in ('{{ segment_types | join("', '") }}'))
-    {% endfor %}
+    where {{ reprocessed_periods() }}
+        and {{ is_kept_at_hour_grain }}
 
     union all
 
@@ -56,6 +61,8 @@ period_components as (
         sum(volume) as volume,
         sum(campaign_numerator) as campaign_numerator,
     from hourly_components
+    -- reopened periods are whole days, so every day summed here is complete
+    where {{ reprocessed_periods() }}
     group by all
 ),
 
@@ -69,16 +76,28 @@ source_data_ends as (
 ),
 
 series_bounds as (
+    -- from the whole history: a series starts at its first period, reopened or not
     select
-        source,
-        metric,
-        metric_kind,
-        grain,
-        segment_type,
-        segment_value,
-        min(period_start) as first_period_start,
-    from period_components
-    group by all
+        series_starts.source,
+        series_starts.metric,
+        series_starts.metric_kind,
+        grains.grain,
+        series_starts.segment_type,
+        series_starts.segment_value,
+        date_trunc(grains.grain, series_starts.first_hour_start) as first_period_start,
+    from (
+        select
+            source,
+            metric,
+            metric_kind,
+            segment_type,
+            segment_value,
+            min(period_start) as first_hour_start,
+        from hourly_components
+        group by all
+    ) as series_starts
+    cross join (values ('hour'), ('day')) as grains(grain)
+    where grains.grain = 'day' or {{ is_kept_at_hour_grain }}
 ),
 
 series_periods as (
@@ -86,12 +105,14 @@ series_periods as (
         series_bounds.*,
         source_data_ends.data_end,
         unnest(generate_series(
-            series_bounds.first_period_start,
+            greatest(series_bounds.first_period_start, {{ reprocess_from() }}),
             date_trunc(series_bounds.grain, source_data_ends.data_end - interval 1 hour),
             case series_bounds.grain when 'hour' then interval 1 hour else interval 1 day end
         )) as period_start,
     from series_bounds
     inner join source_data_ends using (source)
+    -- nothing to generate when nothing is reopened
+    where greatest(series_bounds.first_period_start, {{ reprocess_from() }}) < source_data_ends.data_end
 ),
 
 dense_series as (
@@ -102,6 +123,7 @@ dense_series as (
         series_periods.grain,
         series_periods.segment_type,
         series_periods.segment_value,
+        series_periods.first_period_start,
         series_periods.period_start,
         series_periods.period_start
             + case series_periods.grain when 'hour' then interval 1 hour else interval 1 day end as period_end,
@@ -125,6 +147,7 @@ final as (
         grain,
         segment_type,
         segment_value,
+        first_period_start,
         period_start,
         period_end,
         case

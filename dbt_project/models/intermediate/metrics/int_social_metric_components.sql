@@ -29,6 +29,7 @@ segmented_post_metrics as (
         *,
     from post_metrics_by_hour
     where {{ segment_value }} is not null
+        and {{ reprocessed_periods() }}
     {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),

@@ -18,12 +18,17 @@ order_lines as (
     select * from {{ ref('stg_transactions__order_lines') }}
 ),
 
+reprocessed_lines as (
+    select * from order_lines where {{ reprocessed_periods("ordered_at") }}
+),
+
 first_orders as (
+    -- over the whole history: a customer's first order may lie before the reopened periods
     select
         customer_key,
         min(ordered_at) as first_ordered_at,
     from order_lines
-    where customer_key is not null
+    where customer_key in (select customer_key from reprocessed_lines)
     group by customer_key
 ),
 
@@ -43,7 +48,7 @@ lines_enriched as (
         order_lines.customer_key is not null as is_known_customer,
         order_lines.ordered_at = first_orders.first_ordered_at as is_first_order,
         date_trunc('hour', order_lines.ordered_at) as period_start,
-    from order_lines
+    from reprocessed_lines as order_lines
     left join first_orders using (customer_key)
 ),
 

@@ -25,6 +25,7 @@ with
 
 scored as (
     select * from {{ ref('int_metric_series_scored') }}
+    where {{ reprocessed_periods() }}
 ),
 
 level_shift_scores as (
