@@ -5,22 +5,29 @@
     Only rows where `eligible` holds feed the baseline (confirmed anomalies and extreme
     outliers are left out), so a spike does not widen the band of the days after it.
 
+    The scale also respects heavy tails: bursts the baseline leaves out still count when they
+    recur. It is at least the 10%-90% range of the `tail_eligible` history (extreme outliers
+    included, confirmed anomalies and planned days not) / 2.5631, which equals 1.4826 x MAD
+    for normal data. One or two outliers in a window do not move that range; a series where
+    more than one value in ten is a burst is judged on the spread of its bursts.
+
     Adds to every input column:
       <prefix>_median   median of the eligible history
-      <prefix>_scale    1.4826 x MAD; when the MAD is 0 (more than half the history equal),
-                        1.2533 x the mean absolute deviation from the median; when that is 0
-                        too, `relative_floor` x |median|
+      <prefix>_scale    the larger of the tail range above and 1.4826 x MAD; when the MAD is 0
+                        (more than half the history equal), 1.2533 x the mean absolute
+                        deviation from the median; when that is 0 too, `relative_floor` x |median|
       <prefix>_history  number of eligible values in the window
       <prefix>_volume   median volume behind the eligible history
 
-    `relation` needs series_key, period_start, volume, the `value` column, the `slot` column
-    and `window_periods` (a column or a number).
+    `relation` needs series_key, period_start, volume, the `value` column, the `slot`,
+    `eligible` and `tail_eligible` columns and `window_periods` (a column or a number).
 -#}
 {% macro robust_baseline(
     relation,
     prefix,
     value="value",
     eligible="is_baseline_eligible",
+    tail_eligible="is_baseline_candidate",
     slot="robust_slot",
     window_periods="window_periods",
     relative_floor=0.05
@@ -32,6 +39,7 @@
         select
             *,
             case when {{ eligible }} then {{ value }} end as _{{ prefix }}_input,
+            case when {{ tail_eligible }} then {{ value }} end as _{{ prefix }}_tail_input,
             case when {{ eligible }} and {{ value }} is not null then volume end as _{{ prefix }}_input_volume,
             row_number() over (
                 partition by series_key, {{ slot }}
@@ -46,6 +54,8 @@
             median(_{{ prefix }}_input) over trailing_window as {{ prefix }}_median,
             mad(_{{ prefix }}_input) over trailing_window as _{{ prefix }}_mad,
             count(_{{ prefix }}_input) over trailing_window as {{ prefix }}_history,
+            quantile_cont(_{{ prefix }}_tail_input, 0.9) over trailing_window
+                - quantile_cont(_{{ prefix }}_tail_input, 0.1) over trailing_window as _{{ prefix }}_tail_spread,
             median(_{{ prefix }}_input_volume) over trailing_window as {{ prefix }}_volume,
         from {{ prefix }}_observations
         window trailing_window as (
@@ -88,11 +98,17 @@
 
     {{ prefix }}_final as (
         select
-            stats.* exclude (_{{ prefix }}_input, _{{ prefix }}_input_volume, _{{ prefix }}_sequence, _{{ prefix }}_mad),
-            coalesce(
-                nullif(1.4826 * stats._{{ prefix }}_mad, 0),
-                nullif(1.2533 * cast(fallback.mean_absolute_deviation as double), 0),
-                {{ relative_floor }} * abs(stats.{{ prefix }}_median)
+            stats.* exclude (
+                _{{ prefix }}_input, _{{ prefix }}_tail_input, _{{ prefix }}_input_volume, _{{ prefix }}_sequence,
+                _{{ prefix }}_mad, _{{ prefix }}_tail_spread
+            ),
+            greatest(
+                coalesce(
+                    nullif(1.4826 * stats._{{ prefix }}_mad, 0),
+                    nullif(1.2533 * cast(fallback.mean_absolute_deviation as double), 0),
+                    {{ relative_floor }} * abs(stats.{{ prefix }}_median)
+                ),
+                stats._{{ prefix }}_tail_spread / 2.5631
             ) as {{ prefix }}_scale,
         from {{ prefix }}_trailing as stats
         left join {{ prefix }}_mad_zero_fallback as fallback

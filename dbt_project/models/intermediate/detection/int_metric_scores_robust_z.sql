@@ -1,5 +1,9 @@
 {#- Robust z detector on every cell (macro robust_z_detector): trailing median and MAD of
-    the metric's own history, current cell excluded. -#}
+    the metric's own history, current cell excluded. An hour cell whose hour of day has fewer
+    than `min_history` days behind it (a new series: `is_hour_cold_start`) is compared with the
+    trailing hours instead, so a new series is watched from its first full day: the daily cycle
+    is part of that baseline's spread, so only a gross anomaly stands out until the same-hour
+    history is long enough. -#}
 with
 
 prepared as (
@@ -7,8 +11,29 @@ prepared as (
     where {{ reprocessed_periods(lookback_days="window_periods + 1") }}
 ),
 
-final as (
+cold_start_hours as (
+    select * from prepared where is_hour_cold_start
+),
+
+same_slot_scores as (
     select * from {{ robust_z_detector("prepared", value="organic_value") }}
+),
+
+trailing_hour_scores as (
+    -- slot = the grain: one slot, so the window is the previous hours of the series
+    select * from {{ robust_z_detector("cold_start_hours", value="organic_value", slot="grain") }}
+),
+
+scores as (
+    select * from trailing_hour_scores
+    union all by name
+    select same_slot_scores.*
+    from same_slot_scores
+    anti join cold_start_hours using (series_key, period_start)
+),
+
+final as (
+    select * from scores
     where {{ reprocessed_periods() }}
 )
 

@@ -1,5 +1,7 @@
 {#- The metric series made ready for the detectors: each cell gets its metric's settings
-    (seed metric_config, a `default` row filling whatever a metric leaves empty), the planned
+    (seed metric_config, a `default` row filling whatever a metric leaves empty; at hour grain
+    the z bars are raised to sqrt(z^2 + 2 ln 24), so 24 hours raise no more chance alarms
+    than one day: warning 4.5 -> 5.16, critical 7 -> 7.44), the planned
     promotion of its day (seed promotion_calendar), analyst feedback, its history slots, and
     whether it may serve as baseline for later cells. An `intermittent` metric (e-mail,
     active only on send days) has no value where nothing happened: neither judged nor history.
@@ -95,7 +97,12 @@ configured as (
 
 candidates as (
     select
-        *,
+        * replace (
+            -- a day holds 24 hour cells: the hour bars are raised until a normal series' chance
+            -- alarms per day match the day grain's (Gaussian tails: exp(-(z_h^2 - z^2) / 2) = 1/24)
+            case when grain = 'hour' then round(sqrt(warning_z ^ 2 + 2 * ln(24)), 2) else warning_z end as warning_z,
+            case when grain = 'hour' then round(sqrt(critical_z ^ 2 + 2 * ln(24)), 2) else critical_z end as critical_z
+        ),
         value - campaign_value as organic_value,
         is_complete_period
             and not is_confirmed_anomaly
@@ -157,6 +164,8 @@ final as (
             false
         ) as is_extreme_outlier,
         is_baseline_candidate and not is_extreme_outlier as is_baseline_eligible,
+        -- too few days of this hour yet: the robust z compares it with the trailing hours
+        grain = 'hour' and history_periods < min_history as is_hour_cold_start,
     from first_pass
     where {{ reprocessed_periods() }}
 )

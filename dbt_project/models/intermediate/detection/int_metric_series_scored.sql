@@ -1,14 +1,16 @@
 {#- Every cell with both point detectors side by side and its primary model. Nothing is
     judged before the series has `min_history` periods of history and at least
     min(`min_history`, var `min_baseline_values`) of them usable as baseline (cold start:
-    primary_z NULL). Then, slot by slot, the model that forecast the recent past better is
-    primary: the seasonal one (for metrics with weekly seasonality and at least var
-    `seasonal_min_weeks` weeks of same-slot history) when its mean absolute error over the
-    same weekday (hour of week) in the previous `seasonal_weeks` weeks is no larger than the
-    robust z's, else the robust z. So a busy Saturday is judged against Saturdays while
-    ordinary weekdays keep the steadier 28-day median. A mean, not a median, of the errors:
-    a median would shrug off the odd bad miss. The primary model gives the expected value, scale and residual that the report
-    shows and the level shift detector charts. -#}
+    primary_z NULL); an hour of a new series (`is_hour_cold_start`) is judged by the robust z
+    against the trailing hours once they span a day. Then, slot by slot, the model that
+    forecast the recent past better is primary: the seasonal one (for metrics with weekly
+    seasonality and at least var `seasonal_min_weeks` weeks of same-slot history) when its
+    mean absolute error over the same weekday (hour of week) in the previous
+    `seasonal_weeks` weeks is no larger than the robust z's, else the robust z. So a busy
+    Saturday is judged against Saturdays while ordinary weekdays keep the steadier 28-day
+    median. A mean, not a median, of the errors: a median would shrug off the odd bad miss.
+    The primary model gives the expected value, scale and residual that the report shows
+    and the level shift detector charts. -#}
 with
 
 prepared as (
@@ -31,10 +33,13 @@ joined as (
         robust_scores.* exclude (series_key, period_start),
         seasonal_scores.* exclude (series_key, period_start),
         -- old enough, and enough of the history usable (a long run of excluded outliers
-        -- leaves the baseline thin, not the series young)
-        prepared.history_periods >= prepared.min_history
-            and robust_scores.robust_history >= least(prepared.min_history, {{ var("min_baseline_values", 7) }})
-            as has_robust_history,
+        -- leaves the baseline thin, not the series young); a new hour series once its
+        -- trailing hours span a whole daily cycle
+        case
+            when prepared.is_hour_cold_start then robust_scores.robust_history >= 24
+            else prepared.history_periods >= prepared.min_history
+                and robust_scores.robust_history >= least(prepared.min_history, {{ var("min_baseline_values", 7) }})
+        end as has_robust_history,
         has_robust_history
             and prepared.seasonality = 'weekly'
             and seasonal_scores.seasonal_history >= {{ var("seasonal_min_weeks", 3) }} as has_seasonal_history,

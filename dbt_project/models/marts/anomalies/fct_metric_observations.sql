@@ -13,9 +13,11 @@
     `corroborated_z`) is an anomaly too when the same segment's other volume metrics
     (orders, units, revenue; sessions, events) or the same metric in another segment are
     anomalous in the same direction and day (`corroborated`; days only: within an hour all
-    traffic metrics share the same luck). Severity: `critical` when two or more detectors agree,
-    |z| reaches `critical_z` and the change is at least twice `min_effect`; `warning` when two
-    agree or |z| reaches `critical_z`; else `info`.
+    traffic metrics share the same luck). Severity: `critical` when two or more detectors agree
+    (or the only detector that can judge the cell fires: the robust z of a metric without
+    weekly seasonality or level shift chart, e.g. mentions), |z| reaches `critical_z` and the
+    change is at least twice `min_effect`; `warning` when two agree or |z| reaches
+    `critical_z`; else `info`.
 
     Status (every cell has exactly one): incomplete_period, insufficient_history (cold start),
     low_volume (nothing or too little behind the value to judge), anomaly, planned_peak (a
@@ -96,6 +98,10 @@ ensemble as (
         coalesce(relative_effect >= min_effect, value <> expected) as is_effect_large_enough,
         cast(fires_robust_z as integer) + cast(fires_seasonal as integer) + cast(fires_level_shift as integer)
             as detector_count,
+        -- agreement needs two detectors able to judge the cell: the robust z always, the
+        -- seasonal model with weekly history, the level shift chart on days it watches
+        1 + cast(has_seasonal_history as integer) + cast(coalesce(level_shift, false) and grain = 'day' as integer)
+            as judging_detector_count,
         concat_ws(
             ',',
             case when fires_robust_z then 'robust_z' end,
@@ -179,7 +185,9 @@ final as (
         status = 'anomaly' as is_anomaly,
         case
             when status <> 'anomaly' then null
-            when detector_count >= 2 and abs(primary_z) >= critical_z and relative_effect >= 2 * min_effect
+            when detector_count >= least(2, judging_detector_count)
+                and abs(primary_z) >= critical_z
+                and relative_effect >= 2 * min_effect
                 then 'critical'
             when detector_count >= 2 or abs(primary_z) >= critical_z then 'warning'
             else 'info'
