@@ -79,6 +79,16 @@ def test_asset_graph_runs_from_landing_to_alerts(dagster_ui: int) -> None:
     assert any(node["hasAssetChecks"] for node in nodes if node["assetKey"]["path"][0] == "reports")
 
 
+def test_the_detection_assets_are_partitioned_by_day_for_backfills(dagster_ui: int) -> None:
+    nodes = graphql(dagster_ui, "{ assetNodes { assetKey { path } partitionDefinition { type } } }")["data"]["assetNodes"]
+    partitioning = {"/".join(node["assetKey"]["path"]): node["partitionDefinition"] for node in nodes}
+    assert partitioning["marts/fct_metric_observations"] == {"type": "TIME_WINDOW"}
+    assert partitioning["intermediate/int_metric_series_unioned"] == {"type": "TIME_WINDOW"}
+    # what is not a time series stays whole
+    assert partitioning["reports/anomaly_events"] is None
+    assert partitioning["raw/transactions"] is None
+
+
 def test_asset_graph_page_renders_in_a_browser(dagster_ui: int, tmp_path: Path) -> None:
     base = f"http://127.0.0.1:{dagster_ui}"
 

@@ -14,6 +14,7 @@ from benchmarks.incremental import ingest, land_until
 from orchestration.cli import main
 from orchestration.dbt_project import dbt_project
 from orchestration.generator import generate
+from orchestration.settings import ENV_METRIC_CONFIG, PROJECT_DIR
 from tests.dbt_runner import run_dbt
 
 END = date(2026, 6, 30)
@@ -154,3 +155,28 @@ def test_a_backfill_outside_the_partitions_is_refused(incremental_runs, capsys: 
     warehouse, _ = incremental_runs
     assert main(["backfill", "--from", "2010-12-01", "--data-dir", str(warehouse.data_dir)]) == 2
     assert "RETAIL_ANOMALY_PARTITIONS_START" in capsys.readouterr().err
+
+
+def test_a_thresholds_file_replaces_the_seed_and_reopens_everything(
+    incremental_runs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Runs last: it rebuilds the shared warehouse with other thresholds."""
+    warehouse, _ = incremental_runs
+    point_detector_flags = "select count(*) from marts.fct_metric_observations where fires_robust_z or fires_seasonal"
+    flags_with_the_seed = warehouse.query(point_detector_flags)[0][0]
+    seed = (PROJECT_DIR / "seeds" / "metric_config.csv").read_text().splitlines()
+    header, default_row = seed[0].split(","), seed[1].split(",")
+    assert default_row[0] == "default"
+    # a warning bar only outages reach
+    default_row[header.index("warning_z")] = "99.0"
+    default_row[header.index("critical_z")] = "99.0"
+    thresholds = tmp_path / "thresholds.csv"
+    thresholds.write_text("\n".join([seed[0], ",".join(default_row)]) + "\n")
+    monkeypatch.setenv(ENV_METRIC_CONFIG, str(thresholds))
+    ingest_and_build(warehouse, warehouse.data_dir / "landing")
+    assert warehouse.query("select reason from intermediate.int_periods_reopened") == [("code_or_config_changed",)]
+    assert warehouse.query("select count(*) from intermediate.int_metric_configs_resolved") == [(1,)]
+    assert warehouse.query(
+        "select distinct warning_z, critical_z from marts.fct_metric_observations where grain = 'day'"
+    ) == [(99.0, 99.0)]
+    assert warehouse.query(point_detector_flags)[0][0] < flags_with_the_seed / 2

@@ -27,9 +27,14 @@ from orchestration.settings import ENV_DATA_DIR, PROJECT_DIR
 
 SERIES_MODEL = "int_metric_series_unioned"
 OBSERVATIONS_MODEL = "fct_metric_observations"
+THRESHOLDS_MODEL = "int_metric_configs_resolved"
 # Every model between the series and the scored cells (the series itself is excluded: it is
-# the input), and the seeds they read.
-DETECTION_SELECTION = (f"{SERIES_MODEL}+,+{OBSERVATIONS_MODEL}", f"+{OBSERVATIONS_MODEL},resource_type:seed")
+# the input), the seeds they read and the thresholds in force.
+DETECTION_SELECTION = (
+    f"{SERIES_MODEL}+,+{OBSERVATIONS_MODEL}",
+    f"+{OBSERVATIONS_MODEL},resource_type:seed",
+    THRESHOLDS_MODEL,
+)
 GRAINS = {"hour": pd.Timedelta(hours=1), "day": pd.Timedelta(days=1)}
 # Cells the ensemble judged (enough history, volume and a complete period).
 JUDGED_STATUSES = ("anomaly", "normal", "planned_peak")

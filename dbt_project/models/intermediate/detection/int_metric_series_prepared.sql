@@ -30,7 +30,7 @@ series as (
 ),
 
 metric_config as (
-    select * from {{ ref('metric_config') }}
+    select * from {{ ref('int_metric_configs_resolved') }}
 ),
 
 promotion_calendar as (

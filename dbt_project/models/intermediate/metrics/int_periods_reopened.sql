@@ -11,7 +11,8 @@
         (int_metric_series_unioned's own table): that day becomes complete, and the days up
         to the new data get their rows.
     Everything is reopened (`-infinity`) on a full refresh, on the first build, and when the
-    project's code or seeds (metric config, promotion calendar, analyst feedback) changed since
+    project's models or seeds (metric config, promotion calendar, analyst feedback), or the
+    thresholds file in force (int_metric_configs_resolved), changed since
     the last complete build; nothing (`infinity`) when no load is new. Whole days are reopened,
     so a day's last hour and its day cell always agree. A backfill (var `reprocess_from_date`)
     reopens from its first day on top of this (macro reprocess_from). -#}
@@ -36,6 +37,20 @@ interaction_events as (
 
 email_events as (
     select * from {{ ref('stg_email__events') }}
+),
+
+metric_configs as (
+    select * from {{ ref('int_metric_configs_resolved') }}
+),
+
+fingerprints as (
+    -- the code and seeds, and the thresholds in force (which may come from outside the project)
+    select
+        md5(
+            '{{ incremental_code_fingerprint() }}'
+            || string_agg(cast(metric_configs as varchar), '|' order by cast(metric_configs as varchar))
+        ) as code_fingerprint,
+    from metric_configs
 ),
 
 last_complete_build as (
@@ -130,19 +145,21 @@ build_reasons as (
         case
             when {{ "true" if flags.FULL_REFRESH else "false" }} then 'full_refresh'
             when last_complete_build.code_fingerprint is null then 'first_build'
-            when last_complete_build.code_fingerprint <> '{{ incremental_code_fingerprint() }}' then 'code_or_seeds_changed'
+            when last_complete_build.code_fingerprint <> fingerprints.code_fingerprint then 'code_or_config_changed'
             when earliest_reopened.new_loads > 0 then 'new_loads'
             else 'up_to_date'
         end as reason,
         earliest_reopened.reopens_from,
+        fingerprints.code_fingerprint,
     from earliest_reopened
+    cross join fingerprints
     left join last_complete_build on true
 ),
 
 final as (
     select
         coalesce(through_load_id, 0) as through_load_id,
-        '{{ incremental_code_fingerprint() }}' as code_fingerprint,
+        code_fingerprint,
         case
             when reason = 'new_loads' then date_trunc('day', reopens_from)
             when reason = 'up_to_date' then 'infinity'::timestamp
