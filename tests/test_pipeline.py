@@ -114,6 +114,8 @@ def test_second_run_with_nothing_new_changes_nothing(demo_run: DemoRun) -> None:
     after = warehouse_fingerprint(demo_run.settings.warehouse_path)
     # The run's own bookkeeping is the one thing a run adds: which periods it reopened (none).
     assert demo_run.query("select reason from intermediate.int_periods_reopened") == [("up_to_date",)]
+    # the run named today's partition, which is no backfill
+    assert demo_run.query("select reason from ops.incremental_builds order by built_at desc limit 1") == [("up_to_date",)]
     run_records = ("ops.incremental_builds", "intermediate.int_periods_reopened")
     assert after["ops.incremental_builds"][0] == before["ops.incremental_builds"][0] + 1
     assert {table: fingerprint for table, fingerprint in after.items() if table not in run_records} == {

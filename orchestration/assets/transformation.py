@@ -3,8 +3,8 @@
 Three dbt invocations per run, in dependency order: preparation (seeds, staging and the
 decision which periods to reopen), detection (the incremental metric series and scores,
 partitioned by day) and reporting (everything downstream). A run reopens what new loads
-touched, and also every day from the first of its partitions on: the sensor, the schedules and
-`retail-anomaly run` target the current day (a no-op past the data), a backfill older days.
+touched; a backfill (a run for older partitions) also every day from its first one on. The
+sensor, the schedules and `retail-anomaly run` name the current day's partition.
 Runs always name partitions because Dagster cannot evaluate a partitioned asset's checks in a
 run without one.
 """
@@ -81,9 +81,9 @@ def _build_dbt_assets(name: str, select: str, exclude: str | None = None, partit
     def _dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource) -> Iterator[Any]:
         warehouse.settings()  # exports the warehouse path and masking salt for the dbt subprocess
         args = ["build"]
-        if context.has_partition_key_range:
-            first_day = context.partition_time_window.start.date().isoformat()
-            args += ["--vars", json.dumps({"reprocess_from_date": first_day})]
+        # the current day's partition is what every ordinary run names: only older days are a backfill
+        if context.has_partition_key_range and context.partition_key_range.start < current_partition_key():
+            args += ["--vars", json.dumps({"reprocess_from_date": context.partition_key_range.start})]
         yield from _with_row_counts(context, dbt.cli(args, context=context).stream(), warehouse)
 
     return _dbt_assets
