@@ -84,7 +84,7 @@ def full_build(generated: Path, tmp_path_factory: pytest.TempPathFactory) -> War
     return warehouse
 
 
-def test_the_project_has_incremental_models_for_the_series_and_scores() -> None:
+def test_the_project_has_incremental_models_for_the_series_and_scores_of_metrics_and_customers() -> None:
     assert {
         "int_metric_series_unioned",
         "int_metric_series_prepared",
@@ -93,6 +93,8 @@ def test_the_project_has_incremental_models_for_the_series_and_scores() -> None:
         "int_metric_series_scored",
         "int_metric_scores_level_shift",
         "fct_metric_observations",
+        "int_customer_metric_observations",
+        "int_customer_metrics_scored",
     } <= INCREMENTAL_MODELS.keys()
 
 

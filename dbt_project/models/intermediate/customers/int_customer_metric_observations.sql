@@ -7,6 +7,7 @@ with
 
 customer_orders as (
     select * from {{ ref('fct_customer_orders') }}
+    where {{ reprocessed_periods("cast(order_date as timestamp)") }}
 ),
 
 order_observations as (

@@ -18,8 +18,17 @@
 
 with
 
-observations as (
+all_observations as (
     select * from {{ ref('int_customer_metric_observations') }}
+),
+
+observations as (
+    -- what the windows of the reopened observations read: the cohort window's days, and every
+    -- earlier observation of a customer with a reopened one (own history is the last orders,
+    -- however old)
+    select * from all_observations
+    where {{ reprocessed_periods(lookback_days=cohort_window_days + 1) }}
+        or customer_key in (select customer_key from all_observations where {{ reprocessed_periods() }})
 ),
 
 metric_scales as (
@@ -157,6 +166,7 @@ final as (
         severity is not null as is_flagged,
         case when baseline is null then 'insufficient_history' else 'scored' end as status,
     from classified
+    where {{ reprocessed_periods() }}
 )
 
 select * from final
