@@ -41,18 +41,27 @@ def current_partition_key(now: datetime | None = None) -> str:
         return daily_partitions.get_last_partition_key()
 
 
-def _with_row_counts(
+def with_row_counts(
     context: AssetExecutionContext, events: Iterator[Any], warehouse: WarehouseResource
 ) -> Iterator[Any]:
     """Pass dbt's events through, holding model outputs until dbt has exited: DuckDB lets no
     one else open the file while dbt writes. Then each output gets its table's row count (and
-    the reopened-periods decision its row)."""
+    the reopened-periods decision its row); when dbt failed, the models it did build still
+    report, before the failure."""
     outputs = []
-    for event in events:
-        if isinstance(event, Output):
-            outputs.append(event)
-        else:
-            yield event
+    try:
+        for event in events:
+            if isinstance(event, Output):
+                outputs.append(event)
+            else:
+                yield event
+    except Exception:
+        yield from _counted(context, outputs, warehouse)
+        raise
+    yield from _counted(context, outputs, warehouse)
+
+
+def _counted(context: AssetExecutionContext, outputs: list[Output], warehouse: WarehouseResource) -> Iterator[Output]:
     with warehouse.connect() as con:
         for output in outputs:
             key = context.asset_key_for_output(output.output_name)
@@ -84,7 +93,7 @@ def _build_dbt_assets(name: str, select: str, exclude: str | None = None, partit
         # the current day's partition is what every ordinary run names: only older days are a backfill
         if context.has_partition_key_range and context.partition_key_range.start < current_partition_key():
             args += ["--vars", json.dumps({"reprocess_from_date": context.partition_key_range.start})]
-        yield from _with_row_counts(context, dbt.cli(args, context=context).stream(), warehouse)
+        yield from with_row_counts(context, dbt.cli(args, context=context).stream(), warehouse)
 
     return _dbt_assets
 
