@@ -59,8 +59,7 @@
         {%- do succeeded.append(result.node.unique_id) -%}
     {%- endfor -%}
     {%- if incremental_models and (succeeded | unique | list | length) == (incremental_models | length) -%}
-        {%- set requested = var("reprocess_from_date", none) -%}
-        {%- set requested_from = "cast(cast('" ~ requested ~ "' as date) as timestamp)" if requested else "'infinity'::timestamp" %}
+        {%- set requested_from = requested_reprocess_from() %}
         insert into {{ incremental_builds_relation() }}
         select
             through_load_id,

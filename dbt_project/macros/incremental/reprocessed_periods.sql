@@ -16,15 +16,10 @@
     and `retail-anomaly backfill` set it) if earlier. -#}
 {% macro reprocess_from() -%}
     {%- if is_reprocessing() -%}
-        {%- set requested = var("reprocess_from_date", none) -%}
-        {%- if requested -%}
         least(
             (select reprocess_from from {{ ref("int_periods_reopened") }}),
-            cast(cast('{{ requested }}' as date) as timestamp)
+            {{ requested_reprocess_from() }}
         )
-        {%- else -%}
-        (select reprocess_from from {{ ref("int_periods_reopened") }})
-        {%- endif -%}
     {%- else -%}
         {#- referenced anyway, so that parsing records the dependency of every model that
             reprocesses (unit tests have only their given inputs) -#}
@@ -33,6 +28,12 @@
         {%- endif -%}
         '-infinity'::timestamp
     {%- endif -%}
+{%- endmacro %}
+
+{#- The first day var `reprocess_from_date` asks to rebuild, as a timestamp (`infinity` when unset). -#}
+{% macro requested_reprocess_from() -%}
+    {%- set requested = var("reprocess_from_date", none) -%}
+    {{ return("cast(cast('" ~ requested ~ "' as date) as timestamp)" if requested else "'infinity'::timestamp") }}
 {%- endmacro %}
 
 {#- An incremental run of an existing table (unit tests always build from their given rows). -#}
