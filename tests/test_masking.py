@@ -94,7 +94,8 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         for table, rows in (("transactions", TRANSACTIONS), ("interactions", INTERACTIONS), ("social", SOCIAL),
                             ("email", EMAIL), ("anomaly_labels", LABELS)):
             insert_rows(con, table, rows)
-    run_dbt(data_dir, "build", "--select", "staging")
+    # the staged currencies are tested against the exchange-rate seed, so it is built too
+    run_dbt(data_dir, "build", "--select", "staging", "exchange_rates")
     yield data_dir
 
 

@@ -1,5 +1,7 @@
 {#- The three customer metrics in long format, one row per (customer, metric, observation):
-    order value and units per order, order frequency per day with at least one order.
+    order value (in the reporting currency) and units per order, order frequency per day with
+    at least one order. An order whose value could not be converted has no order value
+    observation (UNPIVOT leaves NULLs out).
     The cohort a customer is compared with when their own history is short is fixed here. -#}
 {%- set new_customer_days = var('customer_new_tenure_days', 90) -%}
 
@@ -19,13 +21,14 @@ order_observations as (
         order_date,
         channel,
         country,
-        currency,
+        -- the currency of `observed`; NULL for units
+        case when metric = 'customer_order_value' then reporting_currency end as currency,
         customer_tenure_days,
         observed,
     from customer_orders
     unpivot (
         observed for metric in (
-            cast(order_value as double) as 'customer_order_value',
+            cast(order_value_reporting as double) as 'customer_order_value',
             cast(units as double) as 'customer_units'
         )
     )

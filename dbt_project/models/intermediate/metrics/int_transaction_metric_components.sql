@@ -1,9 +1,11 @@
 {#- Hourly building blocks of the transaction metrics, one row per (metric, segment, hour
     with orders). Densified and rolled up to days in int_metric_series_unioned. An order
     counts in every category it has a line in; revenue is booked revenue of all lines
-    (net of discounts, whatever the status; cancellations and refunds have their own rates),
-    summed in the order's currency. Campaign-attributed orders (with a campaign id) are also
-    counted apart, except in a campaign's own series, which is all campaign. -#}
+    (net of discounts, whatever the status; cancellations and refunds have their own rates).
+    Every amount is in the reporting currency (int_order_lines_in_reporting_currency); a line
+    whose currency has no rate is left out of the amounts, and its order out of the average
+    order value. Campaign-attributed orders (with a campaign id) are also counted apart,
+    except in a campaign's own series, which is all campaign. -#}
 {%- set segments = {
     "total": "'all'",
     "channel": "channel",
@@ -15,7 +17,7 @@
 with
 
 order_lines as (
-    select * from {{ ref('stg_transactions__order_lines') }}
+    select * from {{ ref('int_order_lines_in_reporting_currency') }}
 ),
 
 reprocessed_lines as (
@@ -41,9 +43,10 @@ lines_enriched as (
         order_lines.campaign_id,
         order_lines.status,
         order_lines.quantity,
-        order_lines.discount_amount,
-        order_lines.line_revenue,
-        order_lines.quantity * order_lines.unit_price as gross_amount,
+        -- amounts in the reporting currency, so lines in different currencies add up
+        order_lines.discount_amount_reporting as discount_amount,
+        order_lines.line_revenue_reporting as line_revenue,
+        order_lines.quantity * order_lines.unit_price_reporting as gross_amount,
         order_lines.campaign_id is not null as is_campaign_attributed,
         order_lines.customer_key is not null as is_known_customer,
         order_lines.ordered_at = first_orders.first_ordered_at as is_first_order,
@@ -75,9 +78,11 @@ hourly_totals as (
         count(distinct order_id) filter (where status = 'refunded') as refunded_orders,
         count(distinct order_id) filter (where is_known_customer) as known_customer_orders,
         count(distinct order_id) filter (where is_first_order) as first_orders,
-        sum(line_revenue) as revenue,
-        sum(gross_amount) as gross_amount,
-        sum(discount_amount) as discount_amount,
+        -- orders whose amounts could be converted: what the average order value divides by
+        count(distinct order_id) filter (where line_revenue is not null) as converted_orders,
+        coalesce(sum(line_revenue), 0) as revenue,
+        coalesce(sum(gross_amount), 0) as gross_amount,
+        coalesce(sum(discount_amount), 0) as discount_amount,
         sum(quantity) as units,
         count(distinct order_id) filter (where counts_as_campaign) as campaign_orders,
         coalesce(sum(line_revenue) filter (where counts_as_campaign), 0) as campaign_revenue,
@@ -98,7 +103,7 @@ final as (
         {{ metric_component("'orders'", 'count', 'orders', 'orders', 'orders', 'campaign_orders') }},
         {{ metric_component("'revenue'", 'amount', 'revenue', 'orders', 'orders', 'campaign_revenue') }},
         {{ metric_component("'units'", 'count', 'units', 'units', 'orders', 'campaign_units') }},
-        {{ metric_component("'avg_order_value'", 'ratio', 'revenue', 'orders', 'orders') }},
+        {{ metric_component("'avg_order_value'", 'ratio', 'revenue', 'converted_orders', 'converted_orders') }},
         {{ metric_component("'discount_share'", 'ratio', 'discount_amount', 'gross_amount', 'orders') }},
         {{ metric_component("'cancel_rate'", 'rate', 'cancelled_orders', 'orders', 'orders') }},
         {{ metric_component("'refund_rate'", 'rate', 'refunded_orders', 'orders', 'orders') }},

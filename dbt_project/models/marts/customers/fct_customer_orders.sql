@@ -2,7 +2,7 @@
 with
 
 order_lines as (
-    select * from {{ ref('stg_transactions__order_lines') }}
+    select * from {{ ref('int_order_lines_in_reporting_currency') }}
 ),
 
 known_customer_lines as (
@@ -23,6 +23,11 @@ orders as (
         count(*) as line_count,
         sum(quantity) as units,
         sum(line_revenue) as order_value,
+        any_value(reporting_currency) as reporting_currency,
+        -- NULL unless every line could be converted: a part of an order is not its value
+        case
+            when count(line_revenue_reporting) = count(*) then sum(line_revenue_reporting)
+        end as order_value_reporting,
     from known_customer_lines
     group by order_id
 ),
@@ -48,6 +53,8 @@ final as (
         line_count,
         units,
         order_value,
+        reporting_currency,
+        order_value_reporting,
         customer_order_number,
         customer_first_ordered_at,
         date_diff('day', customer_first_ordered_at, ordered_at) as customer_tenure_days,
