@@ -37,7 +37,7 @@ DETECTION_SELECTION = (
 )
 GRAINS = {"hour": pd.Timedelta(hours=1), "day": pd.Timedelta(days=1)}
 # Cells the ensemble judged (enough history, volume and a complete period).
-JUDGED_STATUSES = ("anomaly", "normal", "planned_peak")
+JUDGED_STATUSES = ("anomaly", "recurring", "normal", "planned_peak")
 FLAGS = ["is_anomaly", "is_critical", "fires_robust_z", "fires_seasonal", "fires_level_shift"]
 
 

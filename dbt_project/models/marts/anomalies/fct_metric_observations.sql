@@ -19,15 +19,20 @@
     change is at least twice `min_effect`; `warning` when two agree or |z| reaches
     `critical_z`; else `info`.
 
+    A would-be anomaly is `recurring` instead when var `recurrence_limit` earlier runs of
+    anomalies of its series, within var `recurrence_days` before its own run began, went at
+    least as far the same way: a bursty series reports its bursts, not every repeat.
+
     Status (every cell has exactly one): incomplete_period, insufficient_history (cold start),
-    low_volume (nothing or too little behind the value to judge), anomaly, planned_peak (a
+    low_volume (nothing or too little behind the value to judge), anomaly, recurring, planned_peak (a
     promotion in the calendar explains the move: a count or amount within the lifted band, or
     any move of a rate or ratio on a planned day), normal. -#}
 with
 
 scored as (
+    -- the earlier cells a surprise is compared with (recurrences) are read too
     select * from {{ ref('int_metric_series_scored') }}
-    where {{ reprocessed_periods() }}
+    where {{ reprocessed_periods(lookback_days=var("recurrence_days", 14)) }}
 ),
 
 level_shift_scores as (
@@ -78,10 +83,12 @@ verdicts as (
             and level_shift_direction = case direction when 'spike' then 'up' when 'drop' then 'down' end,
             false
         ) as fires_level_shift,
-        -- a rate is judged on its own denominator, a count on the volume its history
-        -- usually has: a burst in a series that is normally near zero is luck, not a pattern
+        -- a rate is judged on its own denominator; a count on the volume its history usually
+        -- has or, for a rise, the volume the cell itself has: a few orders in a quiet hour are
+        -- luck, but 60 orders in an hour that usually has 3 is news, and a drop is only news
+        -- where there was volume to lose
         case
-            when metric_kind in ('count', 'amount') then robust_expected_volume
+            when metric_kind in ('count', 'amount') then greatest(robust_expected_volume, volume)
             else volume
         end >= min_volume as is_volume_sufficient,
         abs(value - expected) / nullif(abs(expected), 0) as relative_effect,
@@ -158,8 +165,75 @@ statuses as (
                 (metric_kind in ('count', 'amount') and has_volume_metric_anomaly)
                 or has_other_segment_anomaly
             ) as fires_corroborated,
-        case when fires_corroborated then 'anomaly' else own_status end as status,
+        case when fires_corroborated then 'anomaly' else own_status end as candidate_status,
     from corroborations
+),
+
+candidate_cells as (
+    -- a run: consecutive would-be anomalies of a series moving the same way (an outage's
+    -- hours, a shift's days) is one event
+    select
+        series_key,
+        period_start,
+        primary_z,
+        coalesce(
+            lag(period_end) over (partition by series_key, sign(primary_z) order by period_start) <> period_start,
+            true
+        ) as starts_run,
+    from statuses
+    where candidate_status = 'anomaly'
+),
+
+candidate_run_numbers as (
+    select
+        *,
+        count(*) filter (where starts_run) over (
+            partition by series_key, sign(primary_z)
+            order by period_start
+        ) as run_number,
+    from candidate_cells
+),
+
+candidate_runs as (
+    select
+        *,
+        min(period_start) over (partition by series_key, sign(primary_z), run_number) as run_started_at,
+    from candidate_run_numbers
+),
+
+recurrences as (
+    -- earlier runs of the series, within var `recurrence_days` before the cell's own run
+    -- began, that went at least as far in the same direction: a surprise is news only while
+    -- it is rarer than that. Quiet days do not count, so a level shift chart that fires after
+    -- a slow drift is still news; the run in progress does not count, so an outage or a
+    -- shift is reported for as long as it lasts.
+    select
+        surprise.series_key,
+        surprise.period_start,
+        count(distinct earlier.run_started_at) as recurrence_count,
+    from candidate_runs as surprise
+    inner join candidate_runs as earlier
+        on earlier.series_key = surprise.series_key
+        and sign(earlier.primary_z) = sign(surprise.primary_z)
+        and earlier.period_start >= surprise.period_start - to_days({{ var("recurrence_days", 14) }})
+        and earlier.period_start < surprise.run_started_at
+        and abs(earlier.primary_z) >= abs(surprise.primary_z)
+    group by surprise.series_key, surprise.period_start
+),
+
+judged as (
+    select
+        statuses.*,
+        coalesce(recurrences.recurrence_count, 0) as recurrence_count,
+        case
+            when statuses.candidate_status = 'anomaly'
+                and coalesce(recurrences.recurrence_count, 0) >= {{ var("recurrence_limit", 3) }}
+                then 'recurring'
+            else statuses.candidate_status
+        end as status,
+    from statuses
+    left join recurrences using (series_key, period_start)
+    where {{ reprocessed_periods() }}
 ),
 
 final as (
@@ -181,7 +255,7 @@ final as (
         denominator,
         volume,
         status,
-        status in ('anomaly', 'planned_peak', 'normal') as is_evaluated,
+        status in ('anomaly', 'recurring', 'planned_peak', 'normal') as is_evaluated,
         status = 'anomaly' as is_anomaly,
         case
             when status <> 'anomaly' then null
@@ -234,7 +308,8 @@ final as (
         critical_z,
         min_volume,
         min_effect,
-    from statuses
+        recurrence_count,
+    from judged
 )
 
 select * from final
