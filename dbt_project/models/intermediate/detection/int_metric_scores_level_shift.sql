@@ -23,7 +23,7 @@ daily_residuals as (
 ),
 
 final as (
-    select * from {{ level_shift_detector("daily_residuals", "primary_z", window=chart_window_days) }}
+    select * from {{ level_shift_detector("daily_residuals", "primary_z", allowance=var("level_shift_allowance", 0.75), window=chart_window_days) }}
     where {{ reprocessed_periods() }}
 )
 
