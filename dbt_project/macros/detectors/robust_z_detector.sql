@@ -8,16 +8,26 @@
     expectation is multiplied by `expected_multiplier` (a planned promotion's lift, else 1).
 
     `relation` needs: series_key, period_start, the `value` column judged, volume,
-    metric_kind, is_baseline_eligible, expected_multiplier and the slot / window columns.
+    metric_kind, expected_multiplier, the slot / window columns and the `eligible` and
+    `tail_eligible` conditions (see robust_baseline).
     Returns one row per input row: series_key, period_start, robust_baseline (median before
     any lift), robust_expected, robust_scale, robust_history, robust_expected_volume (median
     volume of the history, lifted like the expectation), robust_z.
 -#}
-{% macro robust_z_detector(relation, value="value", slot="robust_slot", window_periods="window_periods") -%}
+{% macro robust_z_detector(
+    relation,
+    value="value",
+    slot="robust_slot",
+    window_periods="window_periods",
+    eligible="is_baseline_eligible",
+    tail_eligible="is_baseline_candidate"
+) -%}
 (
     with
 
-    robust_stats as {{ robust_baseline(relation, "robust", value=value, slot=slot, window_periods=window_periods) }},
+    robust_stats as {{ robust_baseline(
+        relation, "robust", value=value, eligible=eligible, tail_eligible=tail_eligible, slot=slot, window_periods=window_periods
+    ) }},
 
     robust_expectations as (
         select

@@ -3,7 +3,13 @@
     than `min_history` days behind it (a new series: `is_hour_cold_start`) is compared with the
     trailing hours instead, so a new series is watched from its first full day: the daily cycle
     is part of that baseline's spread, so only a gross anomaly stands out until the same-hour
-    history is long enough. -#}
+    history is long enough. A weekday the series is closed on (`is_closed_weekday`, e.g. the
+    Saturdays of a shop that never trades on Saturday) is no history for the other days. -#}
+{%- set open_day_baseline = {
+    "eligible": "is_baseline_eligible and not is_closed_weekday",
+    "tail_eligible": "is_baseline_candidate and not is_closed_weekday",
+} %}
+
 with
 
 prepared as (
@@ -16,12 +22,12 @@ cold_start_hours as (
 ),
 
 same_slot_scores as (
-    select * from {{ robust_z_detector("prepared", value="organic_value") }}
+    select * from {{ robust_z_detector("prepared", value="organic_value", **open_day_baseline) }}
 ),
 
 trailing_hour_scores as (
     -- slot = the grain: one slot, so the window is the previous hours of the series
-    select * from {{ robust_z_detector("cold_start_hours", value="organic_value", slot="grain") }}
+    select * from {{ robust_z_detector("cold_start_hours", value="organic_value", slot="grain", **open_day_baseline) }}
 ),
 
 scores as (

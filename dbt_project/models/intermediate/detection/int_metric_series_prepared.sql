@@ -17,7 +17,11 @@
     steps between consecutive values. A level shift is a single big step, so this scale does
     not grow with the shifted days the way a MAD around the median does, and the shifted
     days keep being excluded until they are half the window. That keeps a spike from
-    widening the next days' bands and a level shift from becoming the new normal. -#}
+    widening the next days' bands and a level shift from becoming the new normal.
+
+    A closed weekday (`is_closed_weekday`: a shop's Saturdays) is neither history nor step
+    for the first pass and the robust z, which mix all weekdays, and never an extreme
+    outlier; the seasonal model, which compares Saturdays with Saturdays, keeps it. -#}
 {%- set config_columns = [
     "window_periods", "seasonality", "seasonal_weeks", "level_shift", "min_history",
     "intermittent", "warning_z", "critical_z", "direction", "min_volume", "min_effect",
@@ -107,9 +111,24 @@ candidates as (
         is_complete_period
             and not is_confirmed_anomaly
             and planned_event is null as is_baseline_candidate,
+        -- a shop shut on Saturdays: nothing on this weekday for three weeks running while the
+        -- rest of the week traded. Such a day is no quiet day of the series, so the robust
+        -- baselines (which mix all weekdays) leave it out; the seasonal one keeps it.
+        coalesce(
+            grain = 'day'
+            and volume = 0
+            and max(volume) over same_weekday = 0
+            and count(volume) over same_weekday = 3
+            and max(volume) over previous_week > 0,
+            false
+        ) as is_closed_weekday,
     from configured
-    -- a reopened cell's first pass reads a window of steps, each a window long at most
-    where {{ reprocessed_periods(lookback_days="2 * window_periods + 1") }}
+    -- a reopened cell's first pass reads a window of steps, each a window long at most, and
+    -- each step's cell looks three weeks back for a closed weekday
+    where {{ reprocessed_periods(lookback_days="2 * window_periods + 22") }}
+    window
+        same_weekday as (partition by series_key, seasonal_slot order by period_start rows between 3 preceding and 1 preceding),
+        previous_week as (partition by series_key order by period_start rows between 6 preceding and 1 preceding)
 ),
 
 candidate_steps as (
@@ -120,10 +139,10 @@ candidate_steps as (
             when 'hour' then datediff('hour', first_period_start, period_start) // 24
             else datediff('day', first_period_start, period_start)
         end as history_periods,
-        case when is_baseline_candidate then organic_value end as candidate_value,
+        case when is_baseline_candidate and not is_closed_weekday then organic_value end as candidate_value,
         -- step from the previous value of the same slot within the window: a level shift is
         -- one big step, the rest of its days are ordinary steps, so the spread of steps stays honest
-        organic_value - last_value(organic_value ignore nulls) over (
+        organic_value - last_value(case when not is_closed_weekday then organic_value end ignore nulls) over (
             partition by series_key, robust_slot
             order by period_start
             rows between window_periods preceding and 1 preceding
@@ -154,8 +173,10 @@ final as (
             candidate_value, step_change, first_pass_median, first_pass_scale, first_pass_history, first_pass_volume
         ) rename (direction as watched_direction),
         coalesce(
-            -- a median of a few days is no yardstick yet
-            first_pass_history >= 7
+            -- a median of a few days is no yardstick yet; a closed weekday is measured by
+            -- its own weekday, where it is the norm
+            not is_closed_weekday
+            and first_pass_history >= 7
             and abs(organic_value - first_pass_median) >= {{ var("baseline_exclusion_z", 4) }} * greatest(
                 first_pass_scale,
                 {{ sampling_noise_floor("metric_kind", "first_pass_median", "volume", "first_pass_volume") }},
