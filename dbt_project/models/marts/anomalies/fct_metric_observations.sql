@@ -184,21 +184,15 @@ candidate_cells as (
     where candidate_status = 'anomaly'
 ),
 
-candidate_run_numbers as (
-    select
-        *,
-        count(*) filter (where starts_run) over (
-            partition by series_key, sign(primary_z)
-            order by period_start
-        ) as run_number,
-    from candidate_cells
-),
-
 candidate_runs as (
     select
         *,
-        min(period_start) over (partition by series_key, sign(primary_z), run_number) as run_started_at,
-    from candidate_run_numbers
+        -- the latest run start up to the cell: where its own run began
+        max(case when starts_run then period_start end) over (
+            partition by series_key, sign(primary_z)
+            order by period_start
+        ) as run_started_at,
+    from candidate_cells
 ),
 
 recurrences as (
