@@ -58,7 +58,10 @@
             round(robust_noise_aware_scale, 6) as robust_scale,
             robust_history,
             round(expected_volume, 6) as robust_expected_volume,
-            round(({{ value }} - robust_expected) / robust_noise_aware_scale, 6) as robust_z,
+            round(
+                {{ standardised_deviation("metric_kind", value, "robust_expected", "robust_noise_aware_scale") }},
+                6
+            ) as robust_z,
         from robust_scales
     )
 

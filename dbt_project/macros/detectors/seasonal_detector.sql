@@ -94,7 +94,7 @@
             round(seasonal_expected, 6) as seasonal_expected,
             round(seasonal_scale, 6) as seasonal_scale,
             seasonal_history,
-            round(({{ value }} - seasonal_expected) / seasonal_scale, 6) as seasonal_z,
+            round({{ standardised_deviation("metric_kind", value, "seasonal_expected", "seasonal_scale") }}, 6) as seasonal_z,
         from seasonal_scales
     )
 

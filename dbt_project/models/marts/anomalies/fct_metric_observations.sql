@@ -118,7 +118,7 @@ ensemble as (
         -- the plan explains a count that fired only without the promotion's lift, and any
         -- move of a rate or ratio (promotions change discounts and conversion, by no known lift)
         planned_event is not null
-            and abs(organic_value - primary_baseline) >= warning_z * primary_scale
+            and abs({{ standardised_deviation("metric_kind", "organic_value", "primary_baseline", "primary_scale") }}) >= warning_z
             and coalesce(abs(organic_value - primary_baseline) / nullif(abs(primary_baseline), 0) >= min_effect, true)
             as is_explained_by_plan,
     from verdicts
@@ -268,11 +268,14 @@ final as (
         primary_model,
         round(expected, 6) as expected,
         round(primary_scale, 6) as scale,
-        round(greatest(expected - warning_z * primary_scale, 0), 6) as lower_bound,
+        round(
+            greatest(campaign_value + {{ deviation_band_edge("metric_kind", "primary_expected", "primary_scale", "-warning_z") }}, 0),
+            6
+        ) as lower_bound,
         round(
             case
-                when metric_kind = 'rate' then least(expected + warning_z * primary_scale, 1)
-                else expected + warning_z * primary_scale
+                when metric_kind = 'rate' then least(campaign_value + {{ deviation_band_edge("metric_kind", "primary_expected", "primary_scale", "warning_z") }}, 1)
+                else campaign_value + {{ deviation_band_edge("metric_kind", "primary_expected", "primary_scale", "warning_z") }}
             end,
             6
         ) as upper_bound,
