@@ -1,7 +1,8 @@
 {#- The metric series made ready for the detectors: each cell gets its metric's settings
     (seed metric_config, a `default` row filling whatever a metric leaves empty; at hour grain
     the z bars are raised to sqrt(z^2 + 2 ln 24), so 24 hours raise no more chance alarms
-    than one day: warning 4.5 -> 5.16, critical 7 -> 7.44), the planned
+    than one day: warning 4.5 -> 5.16, critical 7 -> 7.44; `min_history` is at most var
+    `hour_min_history` (3) days of the same hour), the planned
     promotion of its day (seed promotion_calendar), analyst feedback, its history slots, and
     whether it may serve as baseline for later cells. An `intermittent` metric (e-mail,
     active only on send days) has no value where nothing happened: neither judged nor history.
@@ -105,7 +106,10 @@ candidates as (
             -- a day holds 24 hour cells: the hour bars are raised until a normal series' chance
             -- alarms per day match the day grain's (Gaussian tails: exp(-(z_h^2 - z^2) / 2) = 1/24)
             case when grain = 'hour' then round(sqrt(warning_z ^ 2 + 2 * ln(24)), 2) else warning_z end as warning_z,
-            case when grain = 'hour' then round(sqrt(critical_z ^ 2 + 2 * ln(24)), 2) else critical_z end as critical_z
+            case when grain = 'hour' then round(sqrt(critical_z ^ 2 + 2 * ln(24)), 2) else critical_z end as critical_z,
+            -- an hour needs var `hour_min_history` (3) days of its own hour of day, the fewest
+            -- whose median one odd day cannot move; before that it is an hour cold start
+            case when grain = 'hour' then least(min_history, {{ var("hour_min_history", 3) }}) else min_history end as min_history
         ),
         value - campaign_value as organic_value,
         is_complete_period
