@@ -47,6 +47,13 @@ joined as (
         level_shift_scores.level_shift_direction,
         -- the detectors judged the organic value; the campaign traffic seen is expected too
         scored.primary_expected + scored.campaign_value as expected,
+        -- the values whose z stays within warning_z (asymmetric for a count at its Poisson floor)
+        scored.campaign_value
+            + {{ deviation_band_edge("scored.metric_kind", "scored.primary_expected", "scored.primary_scale", "-scored.warning_z") }}
+            as band_lower,
+        scored.campaign_value
+            + {{ deviation_band_edge("scored.metric_kind", "scored.primary_expected", "scored.primary_scale", "scored.warning_z") }}
+            as band_upper,
         case
             when scored.organic_value > scored.primary_expected then 'spike'
             when scored.organic_value < scored.primary_expected then 'drop'
@@ -268,17 +275,8 @@ final as (
         primary_model,
         round(expected, 6) as expected,
         round(primary_scale, 6) as scale,
-        round(
-            greatest(campaign_value + {{ deviation_band_edge("metric_kind", "primary_expected", "primary_scale", "-warning_z") }}, 0),
-            6
-        ) as lower_bound,
-        round(
-            case
-                when metric_kind = 'rate' then least(campaign_value + {{ deviation_band_edge("metric_kind", "primary_expected", "primary_scale", "warning_z") }}, 1)
-                else campaign_value + {{ deviation_band_edge("metric_kind", "primary_expected", "primary_scale", "warning_z") }}
-            end,
-            6
-        ) as upper_bound,
+        round(greatest(band_lower, 0), 6) as lower_bound,
+        round(case when metric_kind = 'rate' then least(band_upper, 1) else band_upper end, 6) as upper_bound,
         round(abs(primary_z), 4) as score,
         round(primary_z, 4) as primary_z,
         round(relative_effect, 6) as relative_effect,
