@@ -161,6 +161,8 @@ def write_cells(warehouse: Path, cells: pd.DataFrame) -> None:
                 cast(volume as decimal(38, 4)) as volume,
                 -- NAB series carry no campaign attribution
                 cast(0 as double) as campaign_value,
+                -- nor the values of the units behind a cell (the ratio's floor assumes cv 1)
+                cast(null as double) as unit_value_dispersion,
                 is_complete_period,
             from nab_cells
             """

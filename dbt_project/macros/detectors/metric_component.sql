@@ -3,9 +3,11 @@
     rates and ratios; `volume` is the number of orders, sessions, e-mails or impressions
     behind the cell, which the minimum-volume guard reads; `campaign_numerator` is the part
     of a count's or amount's numerator that came from campaign-attributed activity (orders,
-    sessions, events carrying a campaign id), which the detectors treat as explained. Exact
-    decimals keep re-runs bit-identical. -#}
-{% macro metric_component(metric, metric_kind, numerator, denominator, volume, campaign_numerator=0) -%}
+    sessions, events carrying a campaign id), which the detectors treat as explained;
+    `numerator_squares`, where a ratio is a mean of units (the average order value: revenue
+    per order), is the sum of the squared values of those units, so the detectors know how
+    much one unit's value varies (NULL: not known). Exact decimals keep re-runs bit-identical. -#}
+{% macro metric_component(metric, metric_kind, numerator, denominator, volume, campaign_numerator=0, numerator_squares="null") -%}
     {
         'metric': {{ metric }},
         'metric_kind': '{{ metric_kind }}',
@@ -13,5 +15,6 @@
         'denominator': cast({{ denominator }} as decimal(38, 4)),
         'volume': cast({{ volume }} as decimal(38, 4)),
         'campaign_numerator': cast({{ campaign_numerator }} as decimal(38, 4)),
+        'numerator_squares': cast({{ numerator_squares }} as decimal(38, 4)),
     }
 {%- endmacro %}

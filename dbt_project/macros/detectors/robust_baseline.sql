@@ -18,8 +18,10 @@
                         deviation from the median; when that is 0 too, `relative_floor` x |median|
       <prefix>_history  number of eligible values in the window
       <prefix>_volume   median volume behind the eligible history
+      <prefix>_unit_dispersion  median `unit_value_dispersion` of the eligible history (how much
+                        one order's value varies; NULL for metrics that do not measure it)
 
-    `relation` needs series_key, period_start, volume, the `value` column, the `slot`,
+    `relation` needs series_key, period_start, volume, unit_value_dispersion, the `value` column, the `slot`,
     `eligible` and `tail_eligible` columns and `window_periods` (a column or a number).
 -#}
 {% macro robust_baseline(
@@ -41,6 +43,7 @@
             case when {{ eligible }} then {{ value }} end as _{{ prefix }}_input,
             case when {{ tail_eligible }} then {{ value }} end as _{{ prefix }}_tail_input,
             case when {{ eligible }} and {{ value }} is not null then volume end as _{{ prefix }}_input_volume,
+            case when {{ eligible }} and {{ value }} is not null then unit_value_dispersion end as _{{ prefix }}_input_dispersion,
             row_number() over (
                 partition by series_key, {{ slot }}
                 order by period_start
@@ -57,6 +60,7 @@
             quantile_cont(_{{ prefix }}_tail_input, 0.9) over trailing_window
                 - quantile_cont(_{{ prefix }}_tail_input, 0.1) over trailing_window as _{{ prefix }}_tail_spread,
             median(_{{ prefix }}_input_volume) over trailing_window as {{ prefix }}_volume,
+            median(_{{ prefix }}_input_dispersion) over trailing_window as {{ prefix }}_unit_dispersion,
         from {{ prefix }}_observations
         window trailing_window as (
             partition by series_key, {{ slot }}
@@ -99,7 +103,8 @@
     {{ prefix }}_final as (
         select
             stats.* exclude (
-                _{{ prefix }}_input, _{{ prefix }}_tail_input, _{{ prefix }}_input_volume, _{{ prefix }}_sequence,
+                _{{ prefix }}_input, _{{ prefix }}_tail_input, _{{ prefix }}_input_volume, _{{ prefix }}_input_dispersion,
+                _{{ prefix }}_sequence,
                 _{{ prefix }}_mad, _{{ prefix }}_tail_spread
             ),
             greatest(

@@ -8,7 +8,7 @@
     expectation is multiplied by `expected_multiplier` (a planned promotion's lift, else 1).
 
     `relation` needs: series_key, period_start, the `value` column judged, volume,
-    metric_kind, expected_multiplier, the slot / window columns and the `eligible` and
+    unit_value_dispersion, metric_kind, expected_multiplier, the slot / window columns and the `eligible` and
     `tail_eligible` conditions (see robust_baseline).
     Returns one row per input row: series_key, period_start, robust_baseline (median before
     any lift), robust_expected, robust_scale, robust_history, robust_expected_volume (median
@@ -42,7 +42,7 @@
             *,
             case when robust_median is not null then greatest(
                 robust_scale,
-                {{ sampling_noise_floor("metric_kind", "robust_expected", "volume", "expected_volume") }},
+                {{ sampling_noise_floor("metric_kind", "robust_expected", "volume", "expected_volume", "robust_unit_dispersion") }},
                 1e-9
             ) end as robust_noise_aware_scale,
         from robust_expectations

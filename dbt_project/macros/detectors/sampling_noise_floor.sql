@@ -4,9 +4,12 @@
       count   Poisson:   sqrt(expected)
       amount  compound:  |expected| / sqrt(expected volume)   (revenue: one order's worth of noise)
       rate    binomial:  sqrt(p (1 - p) / n), with p (1 - p) at least 1/n so p = 0 still has noise
-      ratio   mean of n: |expected| / sqrt(n)                  (average order value)
-    where n is the volume behind the observed cell. -#}
-{% macro sampling_noise_floor(metric_kind, expected, observed_volume, expected_volume) -%}
+      ratio   mean of n: |expected| x cv / sqrt(n)             (average order value)
+    where n is the volume behind the observed cell and cv the coefficient of variation of one
+    unit's value: sqrt(`unit_dispersion`) where the history measured it (how much the orders'
+    values vary, see int_metric_series_unioned), else 1. Books that all cost about the same
+    vary far less than 1 per order, so assuming 1 hid their pricing errors. -#}
+{% macro sampling_noise_floor(metric_kind, expected, observed_volume, expected_volume, unit_dispersion="null") -%}
     case {{ metric_kind }}
         when 'count' then sqrt(greatest({{ expected }}, 1))
         when 'amount' then abs({{ expected }}) / sqrt(greatest({{ expected_volume }}, 1))
@@ -16,7 +19,7 @@
                 1.0 / greatest({{ observed_volume }}, 1)
             ) / greatest({{ observed_volume }}, 1)
         )
-        when 'ratio' then abs({{ expected }}) / sqrt(greatest({{ observed_volume }}, 1))
+        when 'ratio' then abs({{ expected }}) * sqrt(coalesce({{ unit_dispersion }}, 1)) / sqrt(greatest({{ observed_volume }}, 1))
         else 0
     end
 {%- endmacro %}

@@ -9,7 +9,7 @@
     peak is compared with what the promotion calendar said it would be.
 
     `relation` needs: series_key, period_start, the `value` column judged, volume,
-    metric_kind, is_baseline_eligible, expected_multiplier and the slot / window columns.
+    unit_value_dispersion, metric_kind, is_baseline_eligible, expected_multiplier and the slot / window columns.
     Returns: series_key, period_start, seasonal_baseline (before any lift), seasonal_expected,
     seasonal_scale, seasonal_history (weeks of history), seasonal_z.
 -#}
@@ -79,7 +79,7 @@
             *,
             case when seasonal_median is not null then greatest(
                 residual_scale,
-                {{ sampling_noise_floor("metric_kind", "seasonal_expected", "volume", "expected_volume") }},
+                {{ sampling_noise_floor("metric_kind", "seasonal_expected", "volume", "expected_volume", "residual_unit_dispersion") }},
                 1e-9
             ) end as seasonal_scale,
         from seasonal_expectations

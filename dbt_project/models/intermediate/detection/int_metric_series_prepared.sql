@@ -160,6 +160,8 @@ first_pass as (
         median(candidate_value) over trailing_window as first_pass_median,
         count(candidate_value) over trailing_window as first_pass_history,
         median(case when candidate_value is not null then volume end) over trailing_window as first_pass_volume,
+        median(case when candidate_value is not null then unit_value_dispersion end) over trailing_window
+            as first_pass_unit_dispersion,
         -- noise of one value from the steps: 1.4826 x median |step| / sqrt(2)
         1.0483 * median(case when candidate_value is not null then abs(step_change) end) over trailing_window
             as first_pass_scale,
@@ -174,7 +176,8 @@ first_pass as (
 final as (
     select
         * exclude (
-            candidate_value, step_change, first_pass_median, first_pass_scale, first_pass_history, first_pass_volume
+            candidate_value, step_change, first_pass_median, first_pass_scale, first_pass_history, first_pass_volume,
+            first_pass_unit_dispersion
         ) rename (direction as watched_direction),
         coalesce(
             -- a median of a few days is no yardstick yet; a closed weekday is measured by
@@ -183,7 +186,7 @@ final as (
             and first_pass_history >= 7
             and abs(organic_value - first_pass_median) >= {{ var("baseline_exclusion_z", 4) }} * greatest(
                 first_pass_scale,
-                {{ sampling_noise_floor("metric_kind", "first_pass_median", "volume", "first_pass_volume") }},
+                {{ sampling_noise_floor("metric_kind", "first_pass_median", "volume", "first_pass_volume", "first_pass_unit_dispersion") }},
                 1e-9
             ),
             false

@@ -5,8 +5,10 @@
 
     Hour grain is kept for the sources and segment types in var `hourly_segment_types`: per
     category, country or campaign an hour holds a handful of orders, too few to judge; e-mail
-    comes in sends, not hours; and an hour of social reach is one post's luck. A period is complete when the source has data up to its end (the last day of
-    a partial load is not judged as a drop). -#}
+    comes in sends, not hours; and an hour of social reach is one post's luck. A period is
+    complete when the source has data up to its end (the last day of a partial load is not
+    judged as a drop). The average order value also says how much its orders' values vary
+    (`unit_value_dispersion`), so its noise floor is measured, not assumed. -#}
 {%- set hourly_segment_types = var("hourly_segment_types", {
     "transactions": ["total", "channel"],
     "interactions": ["total", "channel", "device"],
@@ -42,6 +44,7 @@ period_components as (
         denominator,
         volume,
         campaign_numerator,
+        numerator_squares,
     from hourly_components
     where {{ reprocessed_periods() }}
         and {{ is_kept_at_hour_grain }}
@@ -60,6 +63,7 @@ period_components as (
         sum(denominator) as denominator,
         sum(volume) as volume,
         sum(campaign_numerator) as campaign_numerator,
+        sum(numerator_squares) as numerator_squares,
     from hourly_components
     -- reopened periods are whole days, so every day summed here is complete
     where {{ reprocessed_periods() }}
@@ -132,6 +136,7 @@ dense_series as (
         coalesce(period_components.denominator, 0) as denominator,
         coalesce(period_components.volume, 0) as volume,
         coalesce(period_components.campaign_numerator, 0) as campaign_numerator,
+        period_components.numerator_squares,
     from series_periods
     left join period_components
         using (source, metric, grain, segment_type, segment_value, period_start)
@@ -162,6 +167,15 @@ final as (
             when metric_kind in ('count', 'amount') then cast(campaign_numerator as double)
             else 0
         end as campaign_value,
+        -- how much one unit's value (an order's) varies: the squared coefficient of variation
+        -- n sum(x^2) / (sum x)^2 - 1, which the ratio's sampling-noise floor reads
+        case
+            when numerator_squares is not null and denominator >= 2 and numerator <> 0
+                then round(greatest(
+                    cast(denominator as double) * cast(numerator_squares as double) / cast(numerator as double) ^ 2 - 1,
+                    0
+                ), 6)
+        end as unit_value_dispersion,
         period_end <= data_end as is_complete_period,
     from dense_series
 )

@@ -4,7 +4,8 @@
     (net of discounts, whatever the status; cancellations and refunds have their own rates).
     Every amount is in the reporting currency (int_order_lines_in_reporting_currency); a line
     whose currency has no rate is left out of the amounts, and its order out of the average
-    order value. Campaign-attributed orders (with a campaign id) are also counted apart,
+    order value. The average order value also carries the sum of its orders' squared values,
+    from which the detectors learn how much one order's value varies. Campaign-attributed orders (with a campaign id) are also counted apart,
     except in a campaign's own series, which is all campaign. -#}
 {%- set segments = {
     "total": "'all'",
@@ -91,6 +92,37 @@ hourly_totals as (
     group by all
 ),
 
+converted_order_values as (
+    -- each order's revenue in the segment, for how much one order's value varies
+    select
+        segment_type,
+        segment_value,
+        period_start,
+        order_id,
+        sum(line_revenue) as order_revenue,
+    from segmented_lines
+    where line_revenue is not null
+    group by all
+),
+
+order_value_squares as (
+    select
+        segment_type,
+        segment_value,
+        period_start,
+        sum(order_revenue * order_revenue) as converted_order_revenue_squares,
+    from converted_order_values
+    group by all
+),
+
+segment_hours as (
+    select
+        hourly_totals.*,
+        order_value_squares.converted_order_revenue_squares,
+    from hourly_totals
+    left join order_value_squares using (segment_type, segment_value, period_start)
+),
+
 final as (
     select
         'transactions' as source,
@@ -98,12 +130,12 @@ final as (
         segment_value,
         period_start,
         component.*,
-    from hourly_totals
+    from segment_hours
     cross join unnest([
         {{ metric_component("'orders'", 'count', 'orders', 'orders', 'orders', 'campaign_orders') }},
         {{ metric_component("'revenue'", 'amount', 'revenue', 'orders', 'orders', 'campaign_revenue') }},
         {{ metric_component("'units'", 'count', 'units', 'units', 'orders', 'campaign_units') }},
-        {{ metric_component("'avg_order_value'", 'ratio', 'revenue', 'converted_orders', 'converted_orders') }},
+        {{ metric_component("'avg_order_value'", 'ratio', 'revenue', 'converted_orders', 'converted_orders', numerator_squares='converted_order_revenue_squares') }},
         {{ metric_component("'discount_share'", 'ratio', 'discount_amount', 'gross_amount', 'orders') }},
         {{ metric_component("'cancel_rate'", 'rate', 'cancelled_orders', 'orders', 'orders') }},
         {{ metric_component("'refund_rate'", 'rate', 'refunded_orders', 'orders', 'orders') }},
