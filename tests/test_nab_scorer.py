@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 from benchmarks.nab.corpus import NabSeries
-from benchmarks.nab.detection import cell_frame, detect, nab_rows, verdicts_per_row
-from benchmarks.nab.run import HEADLINE, incident_starts, score_all
+from benchmarks.nab.detection import cell_frame, detect, incident_alerts, nab_rows, verdicts_per_row
+from benchmarks.nab.run import HEADLINE, score_all
 from benchmarks.nab.scorer import (
     PROFILES,
     LabelledFile,
@@ -218,12 +218,28 @@ def test_a_cells_verdict_lands_on_the_row_that_closes_it():
     assert verdicts["score"].tolist() == [0.0] * 11 + [9.0] + [0.0] * 11 + [2.0]
 
 
-def test_one_alert_per_incident_bridges_one_quiet_hour():
-    hours = pd.date_range("2011-07-01", periods=10, freq="h")
-    cells = pd.DataFrame({"series_key": "s", "timestamp": hours})
-    flagged = pd.Series([False, True, True, False, True, False, False, True, False, False])
-    # 1-2 and 4 are one incident (one quiet hour between), 7 starts another.
-    assert incident_starts(flagged, cells).tolist() == [0, 1, 0, 0, 0, 0, 0, 1, 0, 0]
+def _events(*spans: tuple[str, str]) -> pd.DataFrame:
+    starts = pd.Series(pd.to_datetime([start for start, _ in spans], format="mixed"))
+    grains = pd.Series([grain for _, grain in spans])
+    lengths = grains.map({"hour": pd.Timedelta(hours=1), "day": pd.Timedelta(days=1)})
+    return pd.DataFrame({"period_start": starts, "period_end": starts + lengths, "grain": grains})
+
+
+def test_one_alert_per_incident_as_the_products_incidents_group_events():
+    events = _events(
+        ("2011-07-01 01:00", "hour"),
+        ("2011-07-01 03:00", "hour"),  # one quiet hour after 01:00: the same incident
+        ("2011-07-01 06:00", "hour"),  # two quiet hours: a new incident, alerted
+        ("2011-07-01", "day"),  # spans both; known at midnight, after their alerts
+        ("2011-07-02 20:00", "hour"),  # within a day of the flagged day: its incident
+        ("2011-07-04 05:00", "hour"),  # a quiet day later: new
+    )
+    everything = pd.Series(True, index=events.index)
+    assert incident_alerts(events, everything).tolist() == [True, False, True, False, False, True]
+    # A critical alert waits for the incident's first critical event, and comes once: the
+    # critical day joins incidents that were already alerted.
+    critical = pd.Series([False, True, True, True, False, False])
+    assert incident_alerts(events, critical).tolist() == [False, True, True, False, False, False]
 
 
 @pytest.mark.slow

@@ -38,7 +38,13 @@ DETECTION_SELECTION = (
 GRAINS = {"hour": pd.Timedelta(hours=1), "day": pd.Timedelta(days=1)}
 # Cells the ensemble judged (enough history, volume and a complete period).
 JUDGED_STATUSES = ("anomaly", "recurring", "normal", "planned_peak")
-FLAGS = ["is_anomaly", "is_critical", "fires_robust_z", "fires_seasonal", "fires_level_shift"]
+FLAGS = [
+    "is_anomaly", "is_critical", "fires_robust_z", "fires_seasonal", "fires_level_shift",
+    "is_incident_alert", "is_critical_alert",
+]  # fmt: skip
+# The product's dbt var incident_gap_periods (default 1): events of a segment leaving at most
+# this many empty periods of their grain between them are one incident.
+INCIDENT_GAP_PERIODS = 1
 
 
 @dataclass(frozen=True)
@@ -216,12 +222,54 @@ def read_observations(warehouse: Path) -> pd.DataFrame:
         ).df()
 
 
+def incident_alerts(events: pd.DataFrame, alerted: pd.Series, gap_periods: int = INCIDENT_GAP_PERIODS) -> pd.Series:
+    """Which events raise an alert, as the product's incidents (int_incident_events) and
+    alerting (once per incident) would while the data streams in.
+
+    `events` are one segment's anomaly events (period_start, period_end, grain); an event
+    reaches `gap_periods` periods of its grain past its end, and events whose spans touch are
+    one incident, across grains (the hours of a flagged day are in its incident). An event is
+    known when its period ends; it raises the alert when `alerted` holds for it and nothing of
+    its incident, as known by then, has raised one."""
+    reach = events["period_end"] + events["grain"].map(GRAINS) * gap_periods
+    # known in order of closing; of an hour and a day closing together, the hour first
+    order = events.assign(length=events["grain"].map(GRAINS)).sort_values(["period_end", "length"]).index
+    incident_of: dict = {}
+    alerted_incidents: set = set()
+    alerts = pd.Series(False, index=events.index)
+    for event in order:
+        touching = {
+            incident_of[known]
+            for known in incident_of
+            if events.at[event, "period_start"] <= reach[known] and events.at[known, "period_start"] <= reach[event]
+        }
+        incident = min(touching, default=event)
+        if touching & alerted_incidents:
+            alerted_incidents.add(incident)
+        for known, known_incident in incident_of.items():
+            if known_incident in touching:
+                incident_of[known] = incident
+        incident_of[event] = incident
+        if alerted[event] and incident not in alerted_incidents:
+            alerts[event] = True
+            alerted_incidents.add(incident)
+    return alerts
+
+
 def verdicts_per_row(rows: pd.DataFrame, cells: pd.DataFrame, observations: pd.DataFrame) -> pd.DataFrame:
     """The cells' verdicts on the NAB rows that close them: a flag when any cell closing on
-    the row is flagged, the largest judged |z| as score; rows closing no cell get neither."""
-    judged = cells[["series_key", "period_start", "last_row"]].merge(
+    the row is flagged, the largest judged |z| as score; rows closing no cell get neither.
+    Alerts: the events that open an incident (`is_incident_alert`), and the critical events
+    that first make an incident critical (`is_critical_alert`, what the product alerts on)."""
+    judged = cells[["series_key", "segment_value", "grain", "period_start", "period_end", "last_row"]].merge(
         observations, on=["series_key", "period_start"], how="left", validate="one_to_one"
     )
+    judged["is_anomaly"] = judged["is_anomaly"].astype("boolean").fillna(False).astype(bool)
+    judged["is_critical"] = judged["is_critical"].astype("boolean").fillna(False).astype(bool)
+    judged["is_incident_alert"] = judged["is_critical_alert"] = False
+    for _, events in judged[judged["is_anomaly"]].groupby("segment_value"):
+        judged.loc[events.index, "is_incident_alert"] = incident_alerts(events, events["is_anomaly"])
+        judged.loc[events.index, "is_critical_alert"] = incident_alerts(events, events["is_critical"])
     per_row = judged.groupby("last_row").agg(**{flag: (flag, "any") for flag in FLAGS}, score=("score", "max"))
     verdicts = rows[["series_key", "timestamp"]].join(per_row)
     verdicts[FLAGS] = verdicts[FLAGS].astype("boolean").fillna(False).astype(bool)

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.nab.corpus import NabSeries, load_corpus, load_published_scores, shared_data_dir
-from benchmarks.nab.detection import GRAINS, detect
+from benchmarks.nab.detection import detect
 from benchmarks.nab.scorer import (
     PROFILES,
     best_threshold,
@@ -30,9 +30,6 @@ from orchestration.settings import PROJECT_DIR
 
 DEFAULT_WORK_DIR = Path(__file__).resolve().parent.parent / ".work" / "nab"
 FLAG = 1.0
-# Flags of one series with at most this many quiet hours between them form one incident,
-# alerted once (the product's dbt var incident_gap_periods, default 1 period).
-INCIDENT_GAP_PERIODS = 1
 HEADLINE = "ensemble (product flags)"
 SWEPT = "ensemble |z|, NAB-swept threshold"
 
@@ -43,29 +40,12 @@ def _flags(column: str) -> AnomalyScores:
     return lambda cells: cells[column].astype(float)
 
 
-def incident_starts(flagged: pd.Series, cells: pd.DataFrame, gap_periods: int = INCIDENT_GAP_PERIODS) -> pd.Series:
-    """The first flag of each incident: the series' previous flag is more than `gap_periods`
-    quiet hours back."""
-    timestamps = cells.loc[flagged, "timestamp"]
-    gap = timestamps - timestamps.groupby(cells.loc[flagged, "series_key"]).shift()
-    starts = gap.isna() | (gap > (gap_periods + 1) * GRAINS["hour"])
-    return starts.reindex(cells.index, fill_value=False).astype(float)
-
-
-def _anomaly_incidents(cells: pd.DataFrame) -> pd.Series:
-    return incident_starts(cells["is_anomaly"], cells)
-
-
-def _critical_incidents(cells: pd.DataFrame) -> pd.Series:
-    """What the product alerts on: incidents of critical cells, once each."""
-    return incident_starts(cells["is_critical"], cells)
-
-
 # name -> (anomaly score of every cell, swept threshold?)
 DETECTORS: dict[str, tuple[AnomalyScores, bool]] = {
     HEADLINE: (_flags("is_anomaly"), False),
-    "ensemble, one alert per incident": (_anomaly_incidents, False),
-    "ensemble, critical incidents (alerts)": (_critical_incidents, False),
+    "ensemble, one alert per incident": (_flags("is_incident_alert"), False),
+    # what the product alerts on: an incident once it holds a critical event, once
+    "ensemble, critical incidents (alerts)": (_flags("is_critical_alert"), False),
     "robust_z": (_flags("fires_robust_z"), False),
     "seasonal": (_flags("fires_seasonal"), False),
     "level_shift (CUSUM)": (_flags("fires_level_shift"), False),
