@@ -231,9 +231,10 @@ def incident_alerts(events: pd.DataFrame, alerted: pd.Series, gap_periods: int =
     one incident, across grains (the hours of a flagged day are in its incident). An event is
     known when its period ends; it raises the alert when `alerted` holds for it and nothing of
     its incident, as known by then, has raised one."""
-    reach = events["period_end"] + events["grain"].map(GRAINS) * gap_periods
+    length = events["grain"].map(GRAINS)
+    reach = events["period_end"] + length * gap_periods
     # known in order of closing; of an hour and a day closing together, the hour first
-    order = events.assign(length=events["grain"].map(GRAINS)).sort_values(["period_end", "length"]).index
+    order = events.assign(length=length).sort_values(["period_end", "length"]).index
     incident_of: dict = {}
     alerted_incidents: set = set()
     alerts = pd.Series(False, index=events.index)

@@ -21,8 +21,9 @@
       <prefix>_unit_dispersion  median `unit_value_dispersion` of the eligible history (how much
                         one order's value varies; NULL for metrics that do not measure it)
 
-    `relation` needs series_key, period_start, volume, unit_value_dispersion, the `value` column, the `slot`,
-    `eligible` and `tail_eligible` columns and `window_periods` (a column or a number).
+    `relation` needs series_key, period_start, volume, unit_value_dispersion, the `value`
+    column, the `slot`, `eligible` and `tail_eligible` columns and `window_periods` (a column
+    or a number).
 -#}
 {% macro robust_baseline(
     relation,

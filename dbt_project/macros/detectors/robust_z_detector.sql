@@ -8,8 +8,8 @@
     expectation is multiplied by `expected_multiplier` (a planned promotion's lift, else 1).
 
     `relation` needs: series_key, period_start, the `value` column judged, volume,
-    unit_value_dispersion, metric_kind, expected_multiplier, the slot / window columns and the `eligible` and
-    `tail_eligible` conditions (see robust_baseline).
+    unit_value_dispersion, metric_kind, expected_multiplier, the slot / window columns and the
+    `eligible` and `tail_eligible` conditions (see robust_baseline).
     Returns one row per input row: series_key, period_start, robust_baseline (median before
     any lift), robust_expected, robust_scale, robust_history, robust_expected_volume (median
     volume of the history, lifted like the expectation), robust_z.

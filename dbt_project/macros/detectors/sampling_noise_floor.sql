@@ -7,8 +7,8 @@
       ratio   mean of n: |expected| x cv / sqrt(n)             (average order value)
     where n is the volume behind the observed cell and cv the coefficient of variation of one
     unit's value: sqrt(`unit_dispersion`) where the history measured it (how much the orders'
-    values vary, see int_metric_series_unioned), else 1. Books that all cost about the same
-    vary far less than 1 per order, so assuming 1 hid their pricing errors. -#}
+    values vary, see int_metric_series_unioned), else 1. A shop's orders often vary less than
+    that (the demo's categories by 0.6-0.9), and assuming 1 hid their pricing errors. -#}
 {% macro sampling_noise_floor(metric_kind, expected, observed_volume, expected_volume, unit_dispersion="null") -%}
     case {{ metric_kind }}
         when 'count' then sqrt(greatest({{ expected }}, 1))

@@ -9,7 +9,8 @@
     peak is compared with what the promotion calendar said it would be.
 
     `relation` needs: series_key, period_start, the `value` column judged, volume,
-    unit_value_dispersion, metric_kind, is_baseline_eligible, expected_multiplier and the slot / window columns.
+    unit_value_dispersion, metric_kind, is_baseline_eligible, expected_multiplier and the slot /
+    window columns.
     Returns: series_key, period_start, seasonal_baseline (before any lift), seasonal_expected,
     seasonal_scale, seasonal_history (weeks of history), seasonal_z.
 -#}

@@ -5,8 +5,9 @@
     Every amount is in the reporting currency (int_order_lines_in_reporting_currency); a line
     whose currency has no rate is left out of the amounts, and its order out of the average
     order value. The average order value also carries the sum of its orders' squared values,
-    from which the detectors learn how much one order's value varies. Campaign-attributed orders (with a campaign id) are also counted apart,
-    except in a campaign's own series, which is all campaign. -#}
+    from which the detectors learn how much one order's value varies. Campaign-attributed
+    orders (with a campaign id) are also counted apart, except in a campaign's own series,
+    which is all campaign. -#}
 {%- set segments = {
     "total": "'all'",
     "channel": "channel",
