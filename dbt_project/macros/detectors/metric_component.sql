@@ -4,9 +4,10 @@
     behind the cell, which the minimum-volume guard reads; `campaign_numerator` is the part
     of a count's or amount's numerator that came from campaign-attributed activity (orders,
     sessions, events carrying a campaign id), which the detectors treat as explained;
-    `numerator_squares`, where a ratio is a mean of units (the average order value: revenue
-    per order), is the sum of the squared values of those units, so the detectors know how
-    much one unit's value varies (NULL: not known). Exact decimals keep re-runs bit-identical. -#}
+    `numerator_squares`, where the numerator adds up the values of the units the denominator
+    counts (revenue over its orders, and the average order value, their mean), is the sum of
+    those values squared, so the detectors know how much one unit's value varies (NULL: not
+    known). Exact decimals keep re-runs bit-identical. -#}
 {% macro metric_component(metric, metric_kind, numerator, denominator, volume, campaign_numerator=0, numerator_squares="null") -%}
     {
         'metric': {{ metric }},

@@ -2,17 +2,20 @@
     cell of this size. A baseline's MAD can be tiny by luck; counting noise cannot. This is
     the rate guard that makes "-50% on 4 sessions" unremarkable while "-50% on 4,000" is not.
       count   Poisson:   sqrt(expected)
-      amount  compound:  |expected| / sqrt(expected volume)   (revenue: one order's worth of noise)
+      amount  compound Poisson, a sum of n units' values (revenue: of orders):
+                         |expected| x sqrt(1 + cv^2) / sqrt(expected volume)
       rate    binomial:  sqrt(p (1 - p) / n), with p (1 - p) at least 1/n so p = 0 still has noise
       ratio   mean of n: |expected| x cv / sqrt(n)             (average order value)
     where n is the volume behind the observed cell and cv the coefficient of variation of one
     unit's value: sqrt(`unit_dispersion`) where the history measured it (how much the orders'
     values vary, see int_metric_series_unioned), else 1. A shop's orders often vary less than
-    that (the demo's categories by 0.6-0.9), and assuming 1 hid their pricing errors. -#}
+    that (the demo's categories by 0.6-0.9), and assuming 1 hid their pricing errors. A sum of
+    orders varies with both their number and their values (variance n E[x^2] = n mean^2 (1 + cv^2)),
+    so revenue's floor grows with how much its orders vary. -#}
 {% macro sampling_noise_floor(metric_kind, expected, observed_volume, expected_volume, unit_dispersion="null") -%}
     case {{ metric_kind }}
         when 'count' then sqrt(greatest({{ expected }}, 1))
-        when 'amount' then abs({{ expected }}) / sqrt(greatest({{ expected_volume }}, 1))
+        when 'amount' then abs({{ expected }}) * sqrt(1 + coalesce({{ unit_dispersion }}, 1)) / sqrt(greatest({{ expected_volume }}, 1))
         when 'rate' then sqrt(
             greatest(
                 least(greatest({{ expected }}, 0), 1) * (1 - least(greatest({{ expected }}, 0), 1)),

@@ -4,8 +4,8 @@
     (net of discounts, whatever the status; cancellations and refunds have their own rates).
     Every amount is in the reporting currency (int_order_lines_in_reporting_currency); a line
     whose currency has no rate is left out of the amounts, and its order out of the average
-    order value. The average order value also carries the sum of its orders' squared values,
-    from which the detectors learn how much one order's value varies. Campaign-attributed
+    order value. Revenue and the average order value also carry the sum of their orders'
+    squared values, from which the detectors learn how much one order's value varies. Campaign-attributed
     orders (with a campaign id) are also counted apart, except in a campaign's own series,
     which is all campaign. -#}
 {%- set segments = {
@@ -134,7 +134,7 @@ final as (
     from segment_hours
     cross join unnest([
         {{ metric_component("'orders'", 'count', 'orders', 'orders', 'orders', 'campaign_orders') }},
-        {{ metric_component("'revenue'", 'amount', 'revenue', 'orders', 'orders', 'campaign_revenue') }},
+        {{ metric_component("'revenue'", 'amount', 'revenue', 'converted_orders', 'orders', 'campaign_revenue', numerator_squares='converted_order_revenue_squares') }},
         {{ metric_component("'units'", 'count', 'units', 'units', 'orders', 'campaign_units') }},
         {{ metric_component("'avg_order_value'", 'ratio', 'revenue', 'converted_orders', 'converted_orders', numerator_squares='converted_order_revenue_squares') }},
         {{ metric_component("'discount_share'", 'ratio', 'discount_amount', 'gross_amount', 'orders') }},
