@@ -4,11 +4,18 @@
     Order values are judged on the log scale: spending varies by factors (one dear item
     doubles a basket), so a symmetric band in currency would flag ordinary big baskets.
     Units and order counts are small whole numbers, judged as they are with a one-unit floor
-    on the spread (their MAD is often 0). -#}
+    on the spread (their MAD is often 0).
+
+    A customer's own 5-20 observations say where they usually are, but little about how
+    much they vary: five similar baskets in a row are luck as often as habit. Their own
+    spread is therefore weighed with the cohort's, as if the cohort had added
+    `customer_spread_prior_weight` (10) observations of its own (credibility weighting of
+    the variances): the more history, the more the customer's own spread counts. -#}
 {%- set own_history_size = var('customer_own_history_size', 20) -%}
 {%- set min_own_history = var('customer_min_own_history', 5) -%}
 {%- set cohort_window_days = var('customer_cohort_window_days', 90) -%}
 {%- set min_cohort_history = var('customer_min_cohort_history', 30) -%}
+{%- set spread_prior_weight = var('customer_spread_prior_weight', 10) -%}
 {#- A flag needs both a large robust score and a large ratio to the baseline. -#}
 {%- set thresholds = var('customer_severity_thresholds', {
     'info': {'score': 6, 'ratio': 5},
@@ -77,24 +84,42 @@ trailing_baselines as (
         )
 ),
 
+baseline_spreads as (
+    select
+        *,
+        -- 1.4826 x MAD estimates the standard deviation of normal data
+        1.4826 * own_mad as own_spread,
+        case when cohort_history_count >= {{ min_cohort_history }} then 1.4826 * cohort_mad end as cohort_spread,
+    from trailing_baselines
+),
+
 chosen_baselines as (
     select
         *,
         case
             when own_history_count >= {{ min_own_history }} then {
-                'baseline': 'own_history', 'center': own_median, 'mad': own_mad, 'size': own_history_count
+                'baseline': 'own_history',
+                'center': own_median,
+                -- the variances weighed by how many observations stand behind each
+                'spread': coalesce(
+                    sqrt(
+                        (own_history_count * own_spread ^ 2 + {{ spread_prior_weight }} * cohort_spread ^ 2)
+                        / (own_history_count + {{ spread_prior_weight }})
+                    ),
+                    own_spread
+                ),
+                'size': own_history_count
             }
-            when cohort_history_count >= {{ min_cohort_history }} then {
-                'baseline': 'cohort', 'center': cohort_median, 'mad': cohort_mad, 'size': cohort_history_count
+            when cohort_spread is not null then {
+                'baseline': 'cohort', 'center': cohort_median, 'spread': cohort_spread, 'size': cohort_history_count
             }
         end as chosen,
         chosen['baseline'] as baseline,
         chosen['center'] as scaled_center,
         chosen['size'] as baseline_size,
-        -- 1.4826 x MAD estimates the standard deviation of normal data; greatest/least
-        -- skip NULLs in DuckDB, hence the explicit guards without a baseline
-        case when chosen is not null then greatest(1.4826 * chosen['mad'], min_spread) end as spread,
-    from trailing_baselines
+        -- greatest/least skip NULLs in DuckDB, hence the explicit guard without a baseline
+        case when chosen is not null then greatest(chosen['spread'], min_spread) end as spread,
+    from baseline_spreads
 ),
 
 scored as (
