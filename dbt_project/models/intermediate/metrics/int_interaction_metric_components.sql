@@ -3,7 +3,8 @@
     event; funnel rates are shares of sessions reaching a step. `conversion_rate` joins the
     two sources: orders (transactions) per session (interactions), for the total and per
     channel (orders carry no device). Event counts are per event hour and the event's own
-    channel and device. Bot sessions stay in: a bot burst must move the numbers. Sessions and
+    channel and device, with the sum of each session's squared count of them in the hour (how
+    clumped they are). Bot sessions stay in: a bot burst must move the numbers. Sessions and
     events with a campaign id are also counted apart (campaign-attributed traffic). -#}
 {%- set segments = {
     "total": "'all'",
@@ -70,6 +71,7 @@ segmented_events as (
         {{ segment_value }} as segment_value,
         date_trunc('hour', occurred_at) as period_start,
         event_type,
+        session_id,
         campaign_id is not null as is_campaign_attributed,
     from events
     where {{ reprocessed_periods("occurred_at") }}
@@ -135,15 +137,30 @@ conversion_metrics as (
     ]) as components(component)
 ),
 
-hourly_events as (
+session_events as (
     select
         segment_type,
         segment_value,
         period_start,
         'events_' || event_type as event_metric,
+        session_id,
         count(*) as events,
         count(*) filter (where is_campaign_attributed) as campaign_events,
     from segmented_events
+    group by all
+),
+
+hourly_events as (
+    select
+        segment_type,
+        segment_value,
+        period_start,
+        event_metric,
+        sum(events) as events,
+        sum(campaign_events) as campaign_events,
+        -- events come in sessions (ten page views of one visitor): how clumped they are
+        sum(events * events) as session_events_squares,
+    from session_events
     group by all
 ),
 
@@ -155,7 +172,7 @@ event_metrics as (
         component.*,
     from hourly_events
     cross join unnest([
-        {{ metric_component('event_metric', 'count', 'events', 'events', 'events', 'campaign_events') }},
+        {{ metric_component('event_metric', 'count', 'events', 'events', 'events', 'campaign_events', numerator_squares='session_events_squares') }},
     ]) as components(component)
 ),
 

@@ -5,7 +5,8 @@
     Every amount is in the reporting currency (int_order_lines_in_reporting_currency); a line
     whose currency has no rate is left out of the amounts, and its order out of the average
     order value. Revenue and the average order value also carry the sum of their orders'
-    squared values, from which the detectors learn how much one order's value varies. Campaign-attributed
+    squared values, and units the sum of the orders' squared unit counts, from which the
+    detectors learn how much one order varies. Campaign-attributed
     orders (with a campaign id) are also counted apart, except in a campaign's own series,
     which is all campaign. -#}
 {%- set segments = {
@@ -93,35 +94,38 @@ hourly_totals as (
     group by all
 ),
 
-converted_order_values as (
-    -- each order's revenue in the segment, for how much one order's value varies
+order_totals as (
+    -- each order's revenue (of its converted lines; NULL when none) and units in the segment,
+    -- for how much one order varies
     select
         segment_type,
         segment_value,
         period_start,
         order_id,
         sum(line_revenue) as order_revenue,
+        sum(quantity) as order_units,
     from segmented_lines
-    where line_revenue is not null
     group by all
 ),
 
-order_value_squares as (
+order_squares as (
     select
         segment_type,
         segment_value,
         period_start,
         sum(order_revenue * order_revenue) as converted_order_revenue_squares,
-    from converted_order_values
+        sum(order_units * order_units) as order_units_squares,
+    from order_totals
     group by all
 ),
 
 segment_hours as (
     select
         hourly_totals.*,
-        order_value_squares.converted_order_revenue_squares,
+        order_squares.converted_order_revenue_squares,
+        order_squares.order_units_squares,
     from hourly_totals
-    left join order_value_squares using (segment_type, segment_value, period_start)
+    left join order_squares using (segment_type, segment_value, period_start)
 ),
 
 final as (
@@ -135,7 +139,7 @@ final as (
     cross join unnest([
         {{ metric_component("'orders'", 'count', 'orders', 'orders', 'orders', 'campaign_orders') }},
         {{ metric_component("'revenue'", 'amount', 'revenue', 'converted_orders', 'orders', 'campaign_revenue', numerator_squares='converted_order_revenue_squares') }},
-        {{ metric_component("'units'", 'count', 'units', 'units', 'orders', 'campaign_units') }},
+        {{ metric_component("'units'", 'count', 'units', 'units', 'orders', 'campaign_units', numerator_squares='order_units_squares') }},
         {{ metric_component("'avg_order_value'", 'ratio', 'revenue', 'converted_orders', 'converted_orders', numerator_squares='converted_order_revenue_squares') }},
         {{ metric_component("'discount_share'", 'ratio', 'discount_amount', 'gross_amount', 'orders') }},
         {{ metric_component("'cancel_rate'", 'rate', 'cancelled_orders', 'orders', 'orders') }},
