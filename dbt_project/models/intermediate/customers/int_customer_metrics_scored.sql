@@ -7,7 +7,7 @@
     on the spread (their MAD is often 0).
 
     A customer's own 5-20 observations say where they usually are, but little about how
-    much they vary: five similar baskets in a row are luck as often as habit. Their own
+    much they vary: five similar baskets in a row may be luck as much as habit. Their own
     spread is therefore weighed with the cohort's, as if the cohort had added
     `customer_spread_prior_weight` (10) observations of its own (credibility weighting of
     the variances): the more history, the more the customer's own spread counts. -#}
