@@ -186,7 +186,8 @@ final as (
         end as upper_bound,
         score,
         effect_ratio,
-        case when observed > expected then 'spike' when observed < expected then 'drop' end as direction,
+        -- from the score, on the scale judged: exp(ln 100) is not exactly 100
+        case when score > 0 then 'spike' when score < 0 then 'drop' end as direction,
         severity,
         severity is not null as is_flagged,
         case when baseline is null then 'insufficient_history' else 'scored' end as status,
