@@ -3,9 +3,10 @@
     event; funnel rates are shares of sessions reaching a step. `conversion_rate` joins the
     two sources: orders (transactions) per session (interactions), for the total and per
     channel (orders carry no device). Event counts are per event hour and the event's own
-    channel and device, with the sum of each session's squared count of them in the hour (how
-    clumped they are). Bot sessions stay in: a bot burst must move the numbers. Sessions and
-    events with a campaign id are also counted apart (campaign-attributed traffic). -#}
+    channel and device; their volume is the sessions they come from, and they carry the sum
+    of each session's squared count of them in the hour (how clumped they are). Bot sessions
+    stay in: a bot burst must move the numbers. Sessions and events with a campaign id are
+    also counted apart (campaign-attributed traffic). -#}
 {%- set segments = {
     "total": "'all'",
     "channel": "channel",
@@ -158,7 +159,9 @@ hourly_events as (
         event_metric,
         sum(events) as events,
         sum(campaign_events) as campaign_events,
-        -- events come in sessions (ten page views of one visitor): how clumped they are
+        -- events come in sessions (ten page views of one visitor): the sessions are the
+        -- independent units behind the count, and how clumped the events are
+        count(*) as event_sessions,
         sum(events * events) as session_events_squares,
     from session_events
     group by all
@@ -172,7 +175,7 @@ event_metrics as (
         component.*,
     from hourly_events
     cross join unnest([
-        {{ metric_component('event_metric', 'count', 'events', 'events', 'events', 'campaign_events', numerator_squares='session_events_squares') }},
+        {{ metric_component('event_metric', 'count', 'events', 'events', 'event_sessions', 'campaign_events', numerator_squares='session_events_squares') }},
     ]) as components(component)
 ),
 
