@@ -168,15 +168,12 @@ final as (
             else 0
         end as campaign_value,
         -- how much the units behind the value vary, which the sampling-noise floor reads: for a
-        -- count of things that come in clumps (units in orders, events in sessions), how far
-        -- beyond 1 the clump of a random one of them goes, sum(k^2) / sum(k) - 1; for a sum or
-        -- mean of n values (orders' revenue), their squared coefficient of variation,
-        -- n sum(x^2) / (sum x)^2 - 1
+        -- sum or mean of n values (orders' revenue) their squared coefficient of variation,
+        -- n sum(x^2) / (sum x)^2 - 1; a count of things that come in clumps (units in orders,
+        -- events in sessions) is its own denominator, so for it this is sum(k^2) / sum(k) - 1,
+        -- how far beyond 1 the clump of a random one of them goes
         case
-            when numerator_squares is null or numerator = 0 then null
-            when metric_kind = 'count'
-                then round(greatest(cast(numerator_squares as double) / cast(numerator as double) - 1, 0), 6)
-            when denominator >= 2
+            when numerator_squares is not null and denominator >= 2 and numerator <> 0
                 then round(greatest(
                     cast(denominator as double) * cast(numerator_squares as double) / cast(numerator as double) ^ 2 - 1,
                     0
