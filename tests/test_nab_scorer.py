@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from benchmarks.nab.corpus import NabSeries
-from benchmarks.nab.detection import cell_frame, detect, incident_alerts, nab_rows, verdicts_per_row
+from benchmarks.nab.detection import GRAINS, cell_frame, detect, incident_alerts, nab_rows, verdicts_per_row
 from benchmarks.nab.run import HEADLINE, score_all
 from benchmarks.nab.scorer import (
     PROFILES,
@@ -221,7 +221,7 @@ def test_a_cells_verdict_lands_on_the_row_that_closes_it():
 def _events(*spans: tuple[str, str]) -> pd.DataFrame:
     starts = pd.Series(pd.to_datetime([start for start, _ in spans], format="mixed"))
     grains = pd.Series([grain for _, grain in spans])
-    lengths = grains.map({"hour": pd.Timedelta(hours=1), "day": pd.Timedelta(days=1)})
+    lengths = grains.map(GRAINS)
     return pd.DataFrame({"period_start": starts, "period_end": starts + lengths, "grain": grains})
 
 

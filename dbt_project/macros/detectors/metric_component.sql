@@ -5,8 +5,9 @@
     of a count's or amount's numerator that came from campaign-attributed activity (orders,
     sessions, events carrying a campaign id), which the detectors treat as explained;
     `numerator_squares`, where the numerator adds up the values of the units the denominator
-    counts (revenue over its orders, and the average order value, their mean), is the sum of
-    those values squared, so the detectors know how much one unit's value varies (NULL: not
+    counts (revenue over its orders, and the average order value, their mean) or counts
+    things that come in clumps (units in orders, events in sessions), is the sum of those
+    values or clump sizes squared, so the detectors know how much the units vary (NULL: not
     known). Exact decimals keep re-runs bit-identical. -#}
 {% macro metric_component(metric, metric_kind, numerator, denominator, volume, campaign_numerator=0, numerator_squares="null") -%}
     {

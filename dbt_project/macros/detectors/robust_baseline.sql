@@ -19,7 +19,8 @@
       <prefix>_history  number of eligible values in the window
       <prefix>_volume   median volume behind the eligible history
       <prefix>_unit_dispersion  median `unit_value_dispersion` of the eligible history (how much
-                        one order's value varies; NULL for metrics that do not measure it)
+                        the units behind the value vary: orders' values, units per order,
+                        events per session; NULL for metrics that do not measure it)
 
     `relation` needs series_key, period_start, volume, unit_value_dispersion, the `value`
     column, the `slot`, `eligible` and `tail_eligible` columns and `window_periods` (a column

@@ -7,8 +7,9 @@
     category, country or campaign an hour holds a handful of orders, too few to judge; e-mail
     comes in sends, not hours; and an hour of social reach is one post's luck. A period is
     complete when the source has data up to its end (the last day of a partial load is not
-    judged as a drop). The average order value also says how much its orders' values vary
-    (`unit_value_dispersion`), so its noise floor is measured, not assumed. -#}
+    judged as a drop). Revenue, the average order value, units and event counts also say how
+    much the units behind them vary (`unit_value_dispersion`: the orders' values, the units
+    per order, the events per session), so their noise floor is measured, not assumed. -#}
 {%- set hourly_segment_types = var("hourly_segment_types", {
     "transactions": ["total", "channel"],
     "interactions": ["total", "channel", "device"],

@@ -6,9 +6,8 @@
     whose currency has no rate is left out of the amounts, and its order out of the average
     order value. Revenue and the average order value also carry the sum of their orders'
     squared values, and units the sum of the orders' squared unit counts, from which the
-    detectors learn how much one order varies. Campaign-attributed
-    orders (with a campaign id) are also counted apart, except in a campaign's own series,
-    which is all campaign. -#}
+    detectors learn how much one order varies. Campaign-attributed orders (with a campaign
+    id) are also counted apart, except in a campaign's own series, which is all campaign. -#}
 {%- set segments = {
     "total": "'all'",
     "channel": "channel",
