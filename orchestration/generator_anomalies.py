@@ -275,6 +275,7 @@ class _Planner:
         anomaly.targets += [
             LabelTarget("transactions", "units", "category", name, "spike"),
             LabelTarget("transactions", "avg_order_value", "category", name, "drop"),
+            LabelTarget("transactions", "avg_unit_price", "category", name, "drop"),
         ]
         if large:
             anomaly.targets.append(LabelTarget("transactions", "revenue", "category", name, "drop"))

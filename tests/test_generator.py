@@ -25,8 +25,8 @@ DAYS, SEED, SCALE = 56, 5, 0.15
 # Metrics and segment types per source, as docs/architecture.md names them.
 METRICS = {
     "transactions": {
-        "orders", "revenue", "units", "avg_order_value", "discount_share", "cancel_rate", "refund_rate",
-        "new_customer_share",
+        "orders", "revenue", "units", "avg_order_value", "avg_unit_price", "discount_share", "cancel_rate",
+        "refund_rate", "new_customer_share",
     },
     "interactions": {
         "sessions", "add_to_cart_rate", "checkout_rate", "conversion_rate", "cart_abandonment_rate",

@@ -1,10 +1,11 @@
 {#- Pieces of the plain-language sentence that explains an anomaly to a marketer (values are
     formatted by format_metric_value, shared with the incident texts). -#}
 
-{#- "Revenue", "Average order value", "Page view events", "Conversion rate", "Delivered e-mails". -#}
+{#- "Revenue", "Average order value", "Average unit price", "Page view events", "Conversion rate", "Delivered e-mails". -#}
 {% macro metric_display_name(metric) -%}
     case
         when {{ metric }} = 'avg_order_value' then 'Average order value'
+        when {{ metric }} = 'avg_unit_price' then 'Average unit price'
         when {{ metric }} = 'delivered' then 'Delivered e-mails'
         when {{ metric }} like 'events\_%' escape '\' then
             upper(left(replace(substr({{ metric }}, 8), '_', ' '), 1))

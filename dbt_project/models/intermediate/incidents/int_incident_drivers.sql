@@ -65,11 +65,12 @@ own_signals as (
         bool_or(metric = 'conversion_rate' and direction = 'drop') as conversion_fell,
         bool_or(metric = 'units' and direction = 'spike') as units_rose,
         bool_or(metric = 'avg_order_value' and direction = 'drop') as order_value_fell,
+        bool_or(metric = 'avg_unit_price' and direction = 'drop') as unit_price_fell,
         bool_or(metric = 'refund_rate' and direction = 'spike') as refunds_rose,
         bool_or(metric in ('bounce_rate', 'complaint_rate') and direction = 'spike') as bounces_rose,
         bool_or(source = 'social' and metric in {{ social_attention_metrics }} and direction = 'spike') as social_buzz,
         arg_max(segment_value, abs(score)) filter (
-            where metric = 'avg_order_value' and direction = 'drop' and segment_type = 'category'
+            where metric in ('avg_order_value', 'avg_unit_price') and direction = 'drop' and segment_type = 'category'
         ) as repriced_category,
         arg_max(segment_value, abs(score)) filter (
             where metric in ('bounce_rate', 'complaint_rate') and direction = 'spike' and segment_type = 'campaign'
@@ -181,7 +182,8 @@ classified as (
             when outage_channel is not null then 'channel_outage'
             when source = 'interactions' and sessions_fell and not orders_fell then 'tracking_outage'
             when sessions_rose and (bot_share_rose or conversion_fell) then 'bot_traffic'
-            when units_rose and order_value_fell then 'pricing_error'
+            -- list prices per unit falling, or baskets cheaper while more units sell
+            when unit_price_fell or (units_rose and order_value_fell) then 'pricing_error'
             when refunds_rose then 'refund_wave'
             when bounces_rose then 'email_deliverability'
             when social_buzz or (social_spiked_before and (sessions_rose or orders_rose)) then 'viral_social_post'
@@ -209,7 +211,10 @@ final as (
             when 'bot_traffic' then
                 'Visits jumped while conversion fell and the share of bot visits rose: most likely automated (bot) traffic.'
             when 'pricing_error' then
-                'More units were sold at a much lower value per order'
+                case
+                    when unit_price_fell then 'Units sold at a much lower price than usual'
+                    else 'More units were sold at a much lower value per order'
+                end
                 || coalesce({{ segment_phrase("'category'", 'repriced_category') }}, '')
                 || ': prices were probably set far too low.'
             when 'refund_wave' then

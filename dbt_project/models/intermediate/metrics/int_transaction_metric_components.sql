@@ -4,10 +4,14 @@
     (net of discounts, whatever the status; cancellations and refunds have their own rates).
     Every amount is in the reporting currency (int_order_lines_in_reporting_currency); a line
     whose currency has no rate is left out of the amounts, and its order out of the average
-    order value. Revenue and the average order value also carry the sum of their orders'
-    squared values, and units the sum of the orders' squared unit counts, from which the
-    detectors learn how much one order varies. Campaign-attributed orders (with a campaign
-    id) are also counted apart, except in a campaign's own series, which is all campaign. -#}
+    order value. The average unit price is the price per unit before discounts (gross amount
+    / units): a pricing error moves it straight away, while the average order value also
+    moves with basket size (and shoppers buy more of a mispriced item), and discounts have
+    their own share. Revenue and the average order value also carry the sum of their orders'
+    squared values, the average unit price its units' squared prices, and units the sum of the
+    orders' squared unit counts, from which the detectors learn how much one order or unit
+    varies. Campaign-attributed orders (with a campaign id) are also counted apart, except in
+    a campaign's own series, which is all campaign. -#}
 {%- set segments = {
     "total": "'all'",
     "channel": "channel",
@@ -48,6 +52,7 @@ lines_enriched as (
         -- amounts in the reporting currency, so lines in different currencies add up
         order_lines.discount_amount_reporting as discount_amount,
         order_lines.line_revenue_reporting as line_revenue,
+        order_lines.unit_price_reporting,
         order_lines.quantity * order_lines.unit_price_reporting as gross_amount,
         order_lines.campaign_id is not null as is_campaign_attributed,
         order_lines.customer_key is not null as is_known_customer,
@@ -84,6 +89,9 @@ hourly_totals as (
         count(distinct order_id) filter (where line_revenue is not null) as converted_orders,
         coalesce(sum(line_revenue), 0) as revenue,
         coalesce(sum(gross_amount), 0) as gross_amount,
+        -- units whose price could be converted: what the average unit price divides by
+        coalesce(sum(quantity) filter (where gross_amount is not null), 0) as converted_units,
+        sum(quantity * unit_price_reporting * unit_price_reporting) as converted_unit_price_squares,
         coalesce(sum(discount_amount), 0) as discount_amount,
         sum(quantity) as units,
         count(distinct order_id) filter (where counts_as_campaign) as campaign_orders,
@@ -140,6 +148,8 @@ final as (
         {{ metric_component("'revenue'", 'amount', 'revenue', 'converted_orders', 'orders', 'campaign_revenue', numerator_squares='converted_order_revenue_squares') }},
         {{ metric_component("'units'", 'count', 'units', 'units', 'orders', 'campaign_units', numerator_squares='order_units_squares') }},
         {{ metric_component("'avg_order_value'", 'ratio', 'revenue', 'converted_orders', 'converted_orders', numerator_squares='converted_order_revenue_squares') }},
+        -- judged on its orders, not its units: the units of one line share one price
+        {{ metric_component("'avg_unit_price'", 'ratio', 'gross_amount', 'converted_units', 'converted_orders', numerator_squares='converted_unit_price_squares') }},
         {{ metric_component("'discount_share'", 'ratio', 'discount_amount', 'gross_amount', 'orders') }},
         {{ metric_component("'cancel_rate'", 'rate', 'cancelled_orders', 'orders', 'orders') }},
         {{ metric_component("'refund_rate'", 'rate', 'refunded_orders', 'orders', 'orders') }},
