@@ -5,9 +5,10 @@
     Every amount is in the reporting currency (int_order_lines_in_reporting_currency); a line
     whose currency has no rate is left out of the amounts, and its order out of the average
     order value. The average unit price is the price per unit before discounts (gross amount
-    / units): a pricing error moves it straight away, while the average order value also
-    moves with basket size (and shoppers buy more of a mispriced item), and discounts have
-    their own share. Revenue and the average order value also carry the sum of their orders'
+    / units), per category only: there it is a price, which a pricing error moves straight
+    away, while the average order value also moves with basket size (and shoppers buy more of
+    a mispriced item); over a channel, a country or the shop it would move with the mix of
+    categories sold. Discounts have their own share. Revenue and the average order value also carry the sum of their orders'
     squared values, the average unit price its units' squared prices, and units the sum of the
     orders' squared unit counts, from which the detectors learn how much one order or unit
     varies. Campaign-attributed orders (with a campaign id) are also counted apart, except in
@@ -155,6 +156,7 @@ final as (
         {{ metric_component("'refund_rate'", 'rate', 'refunded_orders', 'orders', 'orders') }},
         {{ metric_component("'new_customer_share'", 'rate', 'first_orders', 'known_customer_orders', 'known_customer_orders') }},
     ]) as components(component)
+    where component.metric <> 'avg_unit_price' or segment_type = 'category'
 )
 
 select * from final
