@@ -8,11 +8,11 @@
     / units), per category only: there it is a price, which a pricing error moves straight
     away, while the average order value also moves with basket size (and shoppers buy more of
     a mispriced item); over a channel, a country or the shop it would move with the mix of
-    categories sold. Discounts have their own share. Revenue and the average order value also carry the sum of their orders'
-    squared values, the average unit price its units' squared prices, and units the sum of the
-    orders' squared unit counts, from which the detectors learn how much one order or unit
-    varies. Campaign-attributed orders (with a campaign id) are also counted apart, except in
-    a campaign's own series, which is all campaign. -#}
+    categories sold. Discounts have their own share. Revenue and the average order value also
+    carry the sum of their orders' squared values, the average unit price its units' squared
+    prices, and units the sum of the orders' squared unit counts, from which the detectors
+    learn how much one order or unit varies. Campaign-attributed orders (with a campaign id)
+    are also counted apart, except in a campaign's own series, which is all campaign. -#}
 {%- set segments = {
     "total": "'all'",
     "channel": "channel",
