@@ -91,7 +91,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from orchestration.evaluation import evaluate, format_scorecard, scorecard_passes
 
     seeds = [int(seed) for seed in args.seeds.split(",")]
-    scorecard = evaluate(seeds, days=args.days, scale=args.scale, work_dir=Path(args.work_dir))
+    end = date.fromisoformat(args.end) if args.end else None
+    scorecard = evaluate(seeds, days=args.days, scale=args.scale, work_dir=Path(args.work_dir), end_date=end)
     print(format_scorecard(scorecard))
     # Non-zero when a target is missed, so the scorecard can gate a change in CI.
     return 0 if scorecard_passes(scorecard) else 1
@@ -129,6 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("evaluate", help="scorecard: detection and false-positive rates on fresh seeds")
     evaluate.add_argument("--seeds", default="505,606", help="comma-separated generator seeds (101-404 were used for tuning)")
     evaluate.add_argument("--days", type=int, default=180)
+    evaluate.add_argument(
+        "--end",
+        help="last day generated, YYYY-MM-DD (default: yesterday, UTC; the calendar moves the anomalies"
+        " against weekdays and holidays, so pin it to compare two versions)",
+    )
     evaluate.add_argument("--scale", type=float, default=1.0)
     evaluate.add_argument("--work-dir", default="data/evaluation")
     evaluate.set_defaults(handler=_cmd_evaluate)

@@ -3,6 +3,7 @@ and run on small synthetic upstream tables) and the scorecard built from the KPI
 
 from collections.abc import Iterator
 from contextlib import closing
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -10,6 +11,8 @@ import pandas as pd
 import pytest
 
 from dbt_runner import run_dbt
+from orchestration import evaluation
+from orchestration.cli import main
 from orchestration.evaluation import format_scorecard, read_kind_kpis, scorecard_passes
 
 EVALUATION_MODELS = (
@@ -262,3 +265,18 @@ def test_kind_kpis_are_read_for_the_ensemble_with_the_cell_counts_on_the_all_row
     assert kinds.loc["all", cell_columns].tolist() == [5000, 12, 1500, 10]
     assert kinds.loc["all", "detected_anomalies"] == 4
     assert kinds.loc["spike", cell_columns].isna().all()
+
+
+def test_evaluate_command_pins_the_generated_calendar_with_end(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """`evaluate --end` reaches the generator's end date (default: yesterday), so two versions
+    can be scored on the same calendar."""
+    calls = []
+
+    def fake_evaluate(seeds, **kwargs):
+        calls.append((seeds, kwargs))
+        return pd.DataFrame(columns=["seed", "kind"])
+
+    monkeypatch.setattr(evaluation, "evaluate", fake_evaluate)
+    assert main(["evaluate", "--seeds", "505,606", "--end", "2026-11-23", "--work-dir", str(tmp_path)]) == 1
+    assert main(["evaluate", "--work-dir", str(tmp_path)]) == 1
+    assert [(seeds, kwargs["end_date"]) for seeds, kwargs in calls] == [([505, 606], date(2026, 11, 23)), ([505, 606], None)]
