@@ -279,4 +279,5 @@ def test_evaluate_command_pins_the_generated_calendar_with_end(monkeypatch: pyte
     monkeypatch.setattr(evaluation, "evaluate", fake_evaluate)
     assert main(["evaluate", "--seeds", "505,606", "--end", "2026-11-23", "--work-dir", str(tmp_path)]) == 1
     assert main(["evaluate", "--work-dir", str(tmp_path)]) == 1
-    assert [(seeds, kwargs["end_date"]) for seeds, kwargs in calls] == [([505, 606], date(2026, 11, 23)), ([505, 606], None)]
+    end_dates = [(seeds, kwargs["end_date"]) for seeds, kwargs in calls]
+    assert end_dates == [([505, 606], date(2026, 11, 23)), ([505, 606], None)]

@@ -3,6 +3,7 @@ gives, late rows reopen only the periods from their day on, and a run with nothi
 nothing."""
 
 import json
+import shutil
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -182,3 +183,40 @@ def test_a_thresholds_file_replaces_the_seed_and_reopens_everything(
         "select distinct warning_z, critical_z from marts.fct_metric_observations where grain = 'day'"
     ) == [(99.0, 99.0)]
     assert warehouse.query(point_detector_flags)[0][0] < flags_with_the_seed / 2
+
+
+@pytest.mark.parametrize("reprocess_from", ["2026-06-03", "2026-06-10", "2026-06-17", "2026-06-24"])
+def test_a_reopened_level_shift_chart_reads_back_far_enough(
+    full_build: Warehouse, tmp_path: Path, reprocess_from: str
+) -> None:
+    """The chart on a reopened day sums its week, and each day of that week is scaled by the
+    autocorrelation estimated over the weeks before it: rebuilt from any day, it is the chart
+    of the full build."""
+    reopened = Warehouse(tmp_path)
+    shutil.copyfile(full_build.path, reopened.path)
+    with duckdb.connect(str(reopened.path)) as con:
+        # nothing new was loaded: only the requested day reopens
+        con.execute("update intermediate.int_periods_reopened set reprocess_from = 'infinity'")
+    run_dbt(
+        reopened.data_dir, "run", "--select", "int_metric_scores_level_shift",
+        "--vars", f"{{reprocess_from_date: '{reprocess_from}'}}",
+    )  # fmt: skip
+    with duckdb.connect() as con:
+        con.execute(f"attach '{reopened.path}' as reopened (read_only)")
+        con.execute(f"attach '{full_build.path}' as full_build (read_only)")
+        table = "intermediate.int_metric_scores_level_shift"
+        scaled = con.execute(
+            f"select count(*) from full_build.{table}"
+            f" where period_start >= '{reprocess_from}' and residual_autocorrelation > 0"
+        ).fetchall()[0][0]
+        differing = con.execute(
+            f"""
+            select count(*) from (
+                (select * from reopened.{table} except all select * from full_build.{table})
+                union all
+                (select * from full_build.{table} except all select * from reopened.{table})
+            )
+            """
+        ).fetchall()[0][0]
+    assert scaled > 0, "no reopened day of the chart allowed for autocorrelation: the case is not exercised"
+    assert differing == 0

@@ -23,7 +23,8 @@ daily_residuals as (
     from scored
     where grain = 'day'
         and level_shift
-        and {{ reprocessed_periods(lookback_days=chart_window_days + autocorrelation_days) }}
+        -- the chart's week, and for each of its days the autocorrelation estimate before it
+        and {{ reprocessed_periods(lookback_days=2 * chart_window_days + autocorrelation_days) }}
 ),
 
 final as (
