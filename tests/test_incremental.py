@@ -44,6 +44,19 @@ def ingest_and_build(warehouse: Warehouse, landing: Path) -> None:
     run_dbt(warehouse.data_dir, "build", "--exclude", "resource_type:unit_test", "resource_type:test")
 
 
+def rows_differing(con: duckdb.DuckDBPyConnection, left: str, right: str, table: str) -> int:
+    """Rows of `table` in one attached database and not in the other, counted with duplicates."""
+    return con.execute(
+        f"""
+        select count(*) from (
+            (select * from {left}.{table} except all select * from {right}.{table})
+            union all
+            (select * from {right}.{table} except all select * from {left}.{table})
+        )
+        """
+    ).fetchall()[0][0]
+
+
 def _incremental_models() -> dict[str, str]:
     """Name -> schema of every incremental model in the project's manifest."""
     manifest = json.loads(dbt_project().manifest_path.read_text())
@@ -117,15 +130,7 @@ def test_a_sequence_of_incremental_runs_gives_the_tables_of_a_full_build(increme
         con.execute(f"attach '{full_build.path}' as full_build (read_only)")
         for table, schema in INCREMENTAL_MODELS.items():
             rows = con.execute(f"select count(*) from full_build.{schema}.{table}").fetchall()[0][0]
-            differing = con.execute(
-                f"""
-                select count(*) from (
-                    (select * from incremental.{schema}.{table} except all select * from full_build.{schema}.{table})
-                    union all
-                    (select * from full_build.{schema}.{table} except all select * from incremental.{schema}.{table})
-                )
-                """
-            ).fetchall()[0][0]
+            differing = rows_differing(con, "incremental", "full_build", f"{schema}.{table}")
             assert rows > 0, table
             assert differing == 0, f"{schema}.{table}: {differing} of {rows} rows differ"
 
@@ -209,14 +214,6 @@ def test_a_reopened_level_shift_chart_reads_back_far_enough(
             f"select count(*) from full_build.{table}"
             f" where period_start >= '{reprocess_from}' and residual_autocorrelation > 0"
         ).fetchall()[0][0]
-        differing = con.execute(
-            f"""
-            select count(*) from (
-                (select * from reopened.{table} except all select * from full_build.{table})
-                union all
-                (select * from full_build.{table} except all select * from reopened.{table})
-            )
-            """
-        ).fetchall()[0][0]
+        differing = rows_differing(con, "reopened", "full_build", table)
     assert scaled > 0, "no reopened day of the chart allowed for autocorrelation: the case is not exercised"
     assert differing == 0
