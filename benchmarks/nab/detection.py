@@ -54,6 +54,8 @@ class SeriesMapping:
     source: str
     metric: str
     metric_kind: str
+    # How the value reads (the product's metric_unit): a count is a number, a cost is money.
+    metric_unit: str
     # How the rows of one period make the cell's value: counts add up, a ratio is averaged.
     aggregate: str
     # The count itself is the volume behind a count; a ratio of unknown denominator has none.
@@ -62,11 +64,11 @@ class SeriesMapping:
 
 MAPPINGS: dict[str, SeriesMapping] = {
     # Twitter mentions of a company every 5 minutes = the product's social `mentions` count.
-    "realTweets": SeriesMapping("social", "mentions", "count", "sum", value_is_volume=True),
+    "realTweets": SeriesMapping("social", "mentions", "count", "number", "sum", value_is_volume=True),
     # Hourly cost per click / per thousand impressions of an ad exchange: a ratio whose
     # denominator NAB does not give, so no sampling-noise floor and no volume guard can apply
     # (`measure` is no kind the product's noise floor knows: it adds 0).
-    "realAdExchange": SeriesMapping("social", "ad_cost_ratio", "measure", "mean", value_is_volume=False),
+    "realAdExchange": SeriesMapping("social", "ad_cost_ratio", "measure", "currency", "mean", value_is_volume=False),
 }
 
 
@@ -124,6 +126,7 @@ def cell_frame(rows: pd.DataFrame) -> pd.DataFrame:
                     source=mapping.source,
                     metric=mapping.metric,
                     metric_kind=mapping.metric_kind,
+                    metric_unit=mapping.metric_unit,
                     grain=grain,
                     segment_type="total",
                     segment_value=cells["series_key"].str.split("/").str[-1].str.removesuffix(".csv"),
@@ -155,6 +158,7 @@ def write_cells(warehouse: Path, cells: pd.DataFrame) -> None:
                 source,
                 metric,
                 metric_kind,
+                metric_unit,
                 grain,
                 segment_type,
                 segment_value,

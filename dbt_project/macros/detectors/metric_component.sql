@@ -8,11 +8,15 @@
     counts (revenue over its orders, and the average order value, their mean) or counts
     things that come in clumps (units in orders, events in sessions), is the sum of those
     values or clump sizes squared, so the detectors know how much the units vary (NULL: not
-    known). Exact decimals keep re-runs bit-identical. -#}
-{% macro metric_component(metric, metric_kind, numerator, denominator, volume, campaign_numerator=0, numerator_squares="null") -%}
+    known). `unit` says how a reader reads the value: `number`, `percent` (a fraction shown as
+    a percentage) or `currency` (money in the reporting currency); the explanations and BI
+    format values by it, so a new metric needs no change anywhere else. Exact decimals keep
+    re-runs bit-identical. -#}
+{% macro metric_component(metric, metric_kind, numerator, denominator, volume, campaign_numerator=0, numerator_squares="null", unit="number") -%}
     {
         'metric': {{ metric }},
         'metric_kind': '{{ metric_kind }}',
+        'metric_unit': '{{ unit }}',
         'numerator': cast({{ numerator }} as decimal(38, 4)),
         'denominator': cast({{ denominator }} as decimal(38, 4)),
         'volume': cast({{ volume }} as decimal(38, 4)),

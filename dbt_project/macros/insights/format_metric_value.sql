@@ -1,11 +1,12 @@
-{#- A metric value as a marketer reads it: rates and shares as percentages; 100 and above
+{#- A metric value as a marketer reads it, by the metric's `metric_unit` (set where the metric
+    is defined, macro metric_component): a `percent` fraction as a percentage; 100 and above
     whole with thousands separators (12,400), from 1 up to one decimal (34.5, 3.2%), below 1
     up to two (0.35, 0.06%); trailing zeros dropped, so whole numbers show none (68, 3%).
-    Money (revenue, average order value, average unit price: converted by int_order_lines_in_reporting_currency)
-    carries the reporting currency (12,400 EUR). -#}
-{% macro format_metric_value(metric, value) -%}
+    `currency` (converted by int_order_lines_in_reporting_currency) carries the reporting
+    currency (12,400 EUR). -#}
+{% macro format_metric_value(unit, value) -%}
     {%- set is_percentage -%}
-        ({{ metric }} like '%\_rate' escape '\' or {{ metric }} like '%\_share' escape '\')
+        ({{ unit }} = 'percent')
     {%- endset -%}
     {%- set shown -%}
         (case when {{ is_percentage }} then 100 * {{ value }} else {{ value }} end)
@@ -20,7 +21,7 @@
     )
     || case
         when {{ is_percentage }} then '%'
-        when {{ metric }} in ('revenue', 'avg_order_value', 'avg_unit_price') then ' {{ var("reporting_currency") }}'
+        when {{ unit }} = 'currency' then ' {{ var("reporting_currency") }}'
         else ''
     end
 {%- endmacro %}

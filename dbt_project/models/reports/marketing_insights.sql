@@ -50,6 +50,7 @@ described as (
         actionable_incidents.*,
         incident_summaries.primary_segment_type,
         incident_summaries.primary_segment_value,
+        incident_summaries.primary_metric_unit,
         incident_summaries.primary_observed,
         incident_summaries.primary_expected,
         incident_summaries.affected_metric_names,
@@ -82,8 +83,8 @@ final as (
             when ratio_to_expected >= 0 then ' fell ' || format('{:.0f}%', 100 * (1 - ratio_to_expected))
             else case direction when 'spike' then ' rose' else ' fell' end
         end
-        || ' (expected about ' || {{ format_metric_value('primary_metric', 'primary_expected') }}
-        || ', saw ' || {{ format_metric_value('primary_metric', 'primary_observed') }} || ')'
+        || ' (expected about ' || {{ format_metric_value('primary_metric_unit', 'primary_expected') }}
+        || ', saw ' || {{ format_metric_value('primary_metric_unit', 'primary_observed') }} || ')'
         || case
             when affected_metric_names <> primary_metric_name then '. Metrics involved: ' || affected_metric_names
             else ''

@@ -60,6 +60,7 @@ final as (
         incidents.primary_anomaly_id,
         incidents.primary_total_anomaly_id,
         primary_event.metric as primary_metric,
+        primary_event.metric_unit as primary_metric_unit,
         primary_event.segment_type as primary_segment_type,
         primary_event.segment_value as primary_segment_value,
         primary_event.grain as primary_grain,

@@ -79,11 +79,11 @@ final as (
     from hourly_totals
     cross join unnest([
         {{ metric_component("'delivered'", 'count', 'delivered', 'delivered', 'delivered') }},
-        {{ metric_component("'open_rate'", 'rate', 'opened', 'delivered', 'delivered') }},
-        {{ metric_component("'click_rate'", 'rate', 'clicked', 'delivered', 'delivered') }},
-        {{ metric_component("'bounce_rate'", 'rate', 'bounced', 'sent', 'sent') }},
-        {{ metric_component("'unsubscribe_rate'", 'rate', 'unsubscribed', 'delivered', 'delivered') }},
-        {{ metric_component("'complaint_rate'", 'rate', 'complained', 'delivered', 'delivered') }},
+        {{ metric_component("'open_rate'", 'rate', 'opened', 'delivered', 'delivered', unit='percent') }},
+        {{ metric_component("'click_rate'", 'rate', 'clicked', 'delivered', 'delivered', unit='percent') }},
+        {{ metric_component("'bounce_rate'", 'rate', 'bounced', 'sent', 'sent', unit='percent') }},
+        {{ metric_component("'unsubscribe_rate'", 'rate', 'unsubscribed', 'delivered', 'delivered', unit='percent') }},
+        {{ metric_component("'complaint_rate'", 'rate', 'complained', 'delivered', 'delivered', unit='percent') }},
     ]) as components(component)
 )
 

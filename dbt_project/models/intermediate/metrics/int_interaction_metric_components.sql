@@ -117,10 +117,10 @@ session_metrics as (
     from hourly_sessions
     cross join unnest([
         {{ metric_component("'sessions'", 'count', 'sessions', 'sessions', 'sessions', 'campaign_sessions') }},
-        {{ metric_component("'add_to_cart_rate'", 'rate', 'cart_sessions', 'sessions', 'sessions') }},
-        {{ metric_component("'checkout_rate'", 'rate', 'checkout_sessions', 'sessions', 'sessions') }},
-        {{ metric_component("'cart_abandonment_rate'", 'rate', 'abandoned_cart_sessions', 'cart_sessions', 'cart_sessions') }},
-        {{ metric_component("'bot_session_share'", 'rate', 'bot_sessions', 'sessions', 'sessions') }},
+        {{ metric_component("'add_to_cart_rate'", 'rate', 'cart_sessions', 'sessions', 'sessions', unit='percent') }},
+        {{ metric_component("'checkout_rate'", 'rate', 'checkout_sessions', 'sessions', 'sessions', unit='percent') }},
+        {{ metric_component("'cart_abandonment_rate'", 'rate', 'abandoned_cart_sessions', 'cart_sessions', 'cart_sessions', unit='percent') }},
+        {{ metric_component("'bot_session_share'", 'rate', 'bot_sessions', 'sessions', 'sessions', unit='percent') }},
     ]) as components(component)
 ),
 
@@ -134,7 +134,7 @@ conversion_metrics as (
     from hourly_orders
     full outer join hourly_sessions using (segment_type, segment_value, period_start)
     cross join unnest([
-        {{ metric_component("'conversion_rate'", 'rate', 'coalesce(orders, 0)', 'coalesce(sessions, 0)', 'coalesce(sessions, 0)') }},
+        {{ metric_component("'conversion_rate'", 'rate', 'coalesce(orders, 0)', 'coalesce(sessions, 0)', 'coalesce(sessions, 0)', unit='percent') }},
     ]) as components(component)
 ),
 

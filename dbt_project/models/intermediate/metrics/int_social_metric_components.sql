@@ -57,7 +57,7 @@ final as (
     from hourly_totals
     cross join unnest([
         {{ metric_component("'impressions'", 'count', 'impressions', 'impressions', 'impressions') }},
-        {{ metric_component("'engagement_rate'", 'rate', 'engagements', 'impressions', 'impressions') }},
+        {{ metric_component("'engagement_rate'", 'rate', 'engagements', 'impressions', 'impressions', unit='percent') }},
         {{ metric_component("'clicks'", 'count', 'clicks', 'clicks', 'clicks') }},
         {{ metric_component("'mentions'", 'count', 'mentions', 'mentions', 'mentions') }},
     ]) as components(component)

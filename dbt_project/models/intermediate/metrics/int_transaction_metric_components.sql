@@ -146,15 +146,15 @@ final as (
     from segment_hours
     cross join unnest([
         {{ metric_component("'orders'", 'count', 'orders', 'orders', 'orders', 'campaign_orders') }},
-        {{ metric_component("'revenue'", 'amount', 'revenue', 'converted_orders', 'orders', 'campaign_revenue', numerator_squares='converted_order_revenue_squares') }},
+        {{ metric_component("'revenue'", 'amount', 'revenue', 'converted_orders', 'orders', 'campaign_revenue', numerator_squares='converted_order_revenue_squares', unit='currency') }},
         {{ metric_component("'units'", 'count', 'units', 'units', 'orders', 'campaign_units', numerator_squares='order_units_squares') }},
-        {{ metric_component("'avg_order_value'", 'ratio', 'revenue', 'converted_orders', 'converted_orders', numerator_squares='converted_order_revenue_squares') }},
+        {{ metric_component("'avg_order_value'", 'ratio', 'revenue', 'converted_orders', 'converted_orders', numerator_squares='converted_order_revenue_squares', unit='currency') }},
         -- judged on its orders, not its units: the units of one line share one price
-        {{ metric_component("'avg_unit_price'", 'ratio', 'gross_amount', 'converted_units', 'converted_orders', numerator_squares='converted_unit_price_squares') }},
-        {{ metric_component("'discount_share'", 'ratio', 'discount_amount', 'gross_amount', 'orders') }},
-        {{ metric_component("'cancel_rate'", 'rate', 'cancelled_orders', 'orders', 'orders') }},
-        {{ metric_component("'refund_rate'", 'rate', 'refunded_orders', 'orders', 'orders') }},
-        {{ metric_component("'new_customer_share'", 'rate', 'first_orders', 'known_customer_orders', 'known_customer_orders') }},
+        {{ metric_component("'avg_unit_price'", 'ratio', 'gross_amount', 'converted_units', 'converted_orders', numerator_squares='converted_unit_price_squares', unit='currency') }},
+        {{ metric_component("'discount_share'", 'ratio', 'discount_amount', 'gross_amount', 'orders', unit='percent') }},
+        {{ metric_component("'cancel_rate'", 'rate', 'cancelled_orders', 'orders', 'orders', unit='percent') }},
+        {{ metric_component("'refund_rate'", 'rate', 'refunded_orders', 'orders', 'orders', unit='percent') }},
+        {{ metric_component("'new_customer_share'", 'rate', 'first_orders', 'known_customer_orders', 'known_customer_orders', unit='percent') }},
     ]) as components(component)
     where component.metric <> 'avg_unit_price' or segment_type = 'category'
 )

@@ -50,11 +50,11 @@ explained as (
             when expected > 0 then format('{:,.0f}', 100 * relative_effect) || '% '
                 || case direction when 'spike' then 'above' else 'below' end
                 || ' the usual ' || usual_phrase || plan_phrase
-                || ' (expected about ' || {{ format_metric_value('metric', 'expected') }}
-                || ', saw ' || {{ format_metric_value('metric', 'value') }} || ')'
+                || ' (expected about ' || {{ format_metric_value('metric_unit', 'expected') }}
+                || ', saw ' || {{ format_metric_value('metric_unit', 'value') }} || ')'
             else
-                {{ format_metric_value('metric', 'value') }}
-                || ' where it is usually about ' || {{ format_metric_value('metric', 'expected') }}
+                {{ format_metric_value('metric_unit', 'value') }}
+                || ' where it is usually about ' || {{ format_metric_value('metric_unit', 'expected') }}
         end
         || shift_phrase || '.' as explanation,
     from phrases
@@ -81,6 +81,7 @@ final as (
         explanation,
         series_key,
         metric_kind,
+        metric_unit,
         detector_count,
         primary_model,
         relative_effect,

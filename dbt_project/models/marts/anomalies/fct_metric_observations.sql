@@ -244,6 +244,7 @@ final as (
         source,
         metric,
         metric_kind,
+        metric_unit,
         grain,
         segment_type,
         segment_value,
