@@ -1,8 +1,9 @@
 """The detection engine end to end on a small synthetic shop: raw orders → dbt → scored cells.
 
 Three channels sell a Poisson number of orders a day (the store peaks on Saturdays). The app
-gets one injected spike day; the web loses 60% of its orders for 18 days (a level shift);
-the store stays clean. The hand-computed detector cases are dbt unit tests in the YAML.
+gets one injected spike day and, a week before it, sells nothing from 08:00 to 18:00 (an
+outage of about 3 orders an hour); the web loses 60% of its orders for 18 days (a level
+shift); the store stays clean. The hand-computed detector cases are dbt unit tests in the YAML.
 """
 
 import shutil
@@ -27,6 +28,8 @@ SPIKE_FACTOR = 4.0
 SHIFT_FIRST_DAY = FIRST_DAY + timedelta(days=49)
 SHIFT_DAYS = 18
 SHIFT_FACTOR = 0.4
+OUTAGE_DAY = FIRST_DAY + timedelta(days=63)
+OUTAGE_HOURS = range(8, 18)
 # Models between the prepared series and the scored cells: what a re-run with other vars rebuilds.
 SCORING_MODELS = "int_metric_series_prepared+,+fct_metric_observations"
 
@@ -50,6 +53,8 @@ def synthetic_order_lines() -> pd.DataFrame:
         day = FIRST_DAY + timedelta(days=offset)
         for channel in DAILY_ORDERS:
             for minute in np.sort(rng.integers(8 * 60, 20 * 60, rng.poisson(expected_orders(channel, day)))):
+                if channel == "app" and day == OUTAGE_DAY and minute // 60 in OUTAGE_HOURS:
+                    continue
                 rows.append({
                     "order_id": f"{channel}-{day:%Y%m%d}-{len(rows)}",
                     "order_ts": datetime(day.year, day.month, day.day) + timedelta(minutes=int(minute)),
@@ -120,6 +125,32 @@ def test_an_injected_spike_is_an_anomaly_event(warehouse: Path) -> None:
     assert direction == "spike"
     assert severity in ("warning", "critical")
     assert "app channel" in explanation and "above" in explanation
+
+
+def test_an_outage_of_a_small_channel_is_flagged_by_its_silence(warehouse: Path) -> None:
+    """About 3 app orders an hour is too few to judge an hour, but ten hours of none is an
+    outage: flagged, critical, once the silent hours were expected to hold min_volume (20)."""
+    with duckdb.connect(str(warehouse / "warehouse.duckdb"), read_only=True) as con:
+        silent = con.execute(
+            """
+            select metric, segment_type, segment_value, period_start, status, severity, silent_hours, silent_expected_volume
+            from marts.fct_metric_observations
+            where fires_silence
+            order by metric, segment_type, period_start
+            """
+        ).df()
+    outage_start = pd.Timestamp(OUTAGE_DAY) + pd.Timedelta(hours=OUTAGE_HOURS[0])
+    outage_end = pd.Timestamp(OUTAGE_DAY) + pd.Timedelta(hours=OUTAGE_HOURS[-1] + 1)
+    app = silent[(silent["segment_type"] == "channel") & (silent["segment_value"] == "app")]
+    assert len(silent) == len(app), f"silence flagged outside the app outage:\n{silent[silent.index.difference(app.index)]}"
+    assert set(app["metric"]) == {"orders", "units"}, "both counts of the app (one unit an order) fall silent"
+    assert app["period_start"].between(outage_start, outage_end - pd.Timedelta(hours=1)).all(), app
+    assert (app["status"] == "anomaly").all() and (app["severity"] == "critical").all(), app
+    app = app[app["metric"] == "orders"]
+    # from the first hour whose run reached 20 expected orders to the end of the outage, every hour
+    assert app["silent_expected_volume"].iloc[0] >= 20 > app["silent_expected_volume"].iloc[0] - 5, app
+    assert app["period_start"].iloc[-1] == outage_end - pd.Timedelta(hours=1)
+    assert app["silent_hours"].diff().dropna().eq(1).all(), app
 
 
 def test_a_clean_series_is_judged_and_not_flagged(warehouse: Path) -> None:

@@ -35,6 +35,13 @@ phrases as (
             when fires_level_shift then ', part of a sustained ' || case direction when 'spike' then 'rise' else 'fall' end
             else ''
         end as shift_phrase,
+        case
+            when fires_silence then ', none for ' || silent_hours || ' hours in a row where about '
+                || format('{:,.0f}', silent_expected_volume)
+                || case source when 'transactions' then ' orders' when 'interactions' then ' sessions' else '' end
+                || ' were expected'
+            else ''
+        end as silence_phrase,
     from anomalies
 ),
 
@@ -56,7 +63,7 @@ explained as (
                 {{ format_metric_value('metric_unit', 'value') }}
                 || ' where it is usually about ' || {{ format_metric_value('metric_unit', 'expected') }}
         end
-        || shift_phrase || '.' as explanation,
+        || shift_phrase || silence_phrase || '.' as explanation,
     from phrases
 ),
 

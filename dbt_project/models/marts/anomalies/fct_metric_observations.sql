@@ -19,6 +19,13 @@
     change is at least twice `min_effect`; `warning` when two agree or |z| reaches
     `critical_z`; else `info`.
 
+    An outage of a small segment is judged on the run it makes (`fires_silence`): an hour of a
+    count with nothing at all where something was expected is too small to judge alone, but
+    once the consecutive silent hours up to it were expected to hold `min_volume` between
+    them (in the volume the guard reads: orders behind units, sessions behind events), nothing
+    at all is an outage, and its hours from then on are critical anomalies (not during an
+    hour cold start, whose expectations mix night and day).
+
     A would-be anomaly is `recurring` instead when var `recurrence_limit` earlier runs of
     anomalies of its series, within var `recurrence_days` before its own run began, went at
     least as far the same way: a bursty series reports its bursts, not every repeat.
@@ -62,6 +69,47 @@ joined as (
     left join level_shift_scores using (series_key, period_start)
 ),
 
+silent_hours as (
+    select
+        *,
+        coalesce(
+            grain = 'hour'
+                and metric_kind = 'count'
+                and is_complete_period
+                and not is_hour_cold_start
+                and value = 0
+                and primary_expected > 0,
+            false
+        ) as is_silent_hour,
+    from joined
+),
+
+silent_runs as (
+    -- consecutive silent hours share the count of louder hours before them
+    select
+        *,
+        sum(case when is_silent_hour then 0 else 1 end) over (
+            partition by series_key
+            order by period_start
+            rows between unbounded preceding and current row
+        ) as silent_run,
+    from silent_hours
+),
+
+silences as (
+    select
+        * exclude (silent_run),
+        case when is_silent_hour then count(*) over run_so_far end as silent_hours,
+        -- the orders or sessions behind the count (units come in orders, events in sessions)
+        case when is_silent_hour then sum(robust_expected_volume) over run_so_far end as silent_expected_volume,
+    from silent_runs
+    window run_so_far as (
+        partition by series_key, silent_run, is_silent_hour
+        order by period_start
+        rows between unbounded preceding and current row
+    )
+),
+
 verdicts as (
     select
         *,
@@ -90,6 +138,7 @@ verdicts as (
             and level_shift_direction = case direction when 'spike' then 'up' when 'drop' then 'down' end,
             false
         ) as fires_level_shift,
+        coalesce(is_direction_watched and silent_expected_volume >= min_volume, false) as fires_silence,
         -- a rate is judged on its own denominator; a count on the volume its history usually
         -- has or, for a rise, the volume the cell itself has: a few orders in a quiet hour are
         -- luck, but 60 orders in an hour that usually has 3 is news, and a drop is only news
@@ -99,7 +148,7 @@ verdicts as (
             else volume
         end >= min_volume as is_volume_sufficient,
         abs(value - expected) / nullif(abs(expected), 0) as relative_effect,
-    from joined
+    from silences
 ),
 
 ensemble as (
@@ -111,7 +160,7 @@ ensemble as (
         -- an expected zero makes any change infinitely large
         coalesce(relative_effect >= min_effect, value <> expected) as is_effect_large_enough,
         cast(fires_robust_z as integer) + cast(fires_seasonal as integer) + cast(fires_level_shift as integer)
-            as detector_count,
+            + cast(fires_silence as integer) as detector_count,
         -- agreement needs two detectors able to judge the cell: the robust z always, the
         -- seasonal model with weekly history, the level shift chart on days it watches
         1 + cast(has_seasonal_history as integer) + cast(coalesce(level_shift, false) and grain = 'day' as integer)
@@ -120,7 +169,8 @@ ensemble as (
             ',',
             case when fires_robust_z then 'robust_z' end,
             case when fires_seasonal then 'seasonal' end,
-            case when fires_level_shift then 'level_shift' end
+            case when fires_level_shift then 'level_shift' end,
+            case when fires_silence then 'silence' end
         ) as detectors,
         -- the plan explains a count that fired only without the promotion's lift, and any
         -- move of a rate or ratio (promotions change discounts and conversion, by no known lift)
@@ -137,9 +187,10 @@ own_verdicts as (
         case
             when not is_complete_period then 'incomplete_period'
             when primary_model is null then 'insufficient_history'
-            when value is null or not is_volume_sufficient then 'low_volume'
+            -- a silent run carries the volume its hours lack alone
+            when value is null or not (is_volume_sufficient or fires_silence) then 'low_volume'
             when is_explained_by_plan and metric_kind in ('rate', 'ratio') then 'planned_peak'
-            when fires_primary_or_level_shift and is_effect_large_enough then 'anomaly'
+            when (fires_primary_or_level_shift or fires_silence) and is_effect_large_enough then 'anomaly'
             when is_explained_by_plan then 'planned_peak'
             else 'normal'
         end as own_status,
@@ -261,6 +312,8 @@ final as (
         status = 'anomaly' as is_anomaly,
         case
             when status <> 'anomaly' then null
+            -- nothing at all where min_volume was expected is an outage
+            when fires_silence then 'critical'
             when detector_count >= least(2, judging_detector_count)
                 and abs(primary_z) >= critical_z
                 and relative_effect >= 2 * min_effect
@@ -294,6 +347,9 @@ final as (
         round(cusum_upper, 4) as cusum_upper,
         round(cusum_lower, 4) as cusum_lower,
         fires_level_shift,
+        fires_silence,
+        silent_hours,
+        round(silent_expected_volume, 6) as silent_expected_volume,
         fires_corroborated,
         planned_event,
         expected_multiplier,
