@@ -20,7 +20,8 @@
     `critical_z`; else `info`.
 
     An outage of a small segment is judged on the run it makes (`fires_silence`): an hour of a
-    count with nothing at all where something was expected is too small to judge alone, but
+    count with nothing at all where something was expected, and where the same hour of the
+    week had something in one of the two weeks before, is too small to judge alone, but
     once the consecutive silent hours up to it were expected to hold `min_volume` between
     them (in the volume the guard reads: orders behind units, sessions behind events), nothing
     at all is an outage, and its hours from then on are critical anomalies (not during an
@@ -37,9 +38,10 @@
 with
 
 scored as (
-    -- the earlier cells a surprise is compared with (recurrences) are read too
+    -- the earlier cells a surprise is compared with (recurrences) are read too, and the same
+    -- hour of the two weeks before (silences)
     select * from {{ ref('int_metric_series_scored') }}
-    where {{ reprocessed_periods(lookback_days=var("recurrence_days", 14)) }}
+    where {{ reprocessed_periods(lookback_days=[var("recurrence_days", 14), 15] | max) }}
 ),
 
 level_shift_scores as (
@@ -78,10 +80,18 @@ silent_hours as (
                 and is_complete_period
                 and not is_hour_cold_start
                 and value = 0
-                and primary_expected > 0,
+                and primary_expected > 0
+                -- the same hour of the week traded in one of the two weeks before: a shop shut
+                -- on Saturdays is not out every Saturday
+                and greatest(
+                    lag(volume, 1) over same_hour_of_week,
+                    lag(volume, 2) over same_hour_of_week
+                ) > 0
+                and lag(volume, 2) over same_hour_of_week is not null,
             false
         ) as is_silent_hour,
     from joined
+    window same_hour_of_week as (partition by series_key, seasonal_slot order by period_start)
 ),
 
 silent_runs as (
