@@ -2,7 +2,7 @@
 and its band, and the flagged periods. The HTML template draws it; no script, no fetch."""
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -82,6 +82,14 @@ def format_number(value: float | None) -> str:
     return f"{value:.3f}".rstrip("0").rstrip(".") if value else "0"
 
 
+def format_value(value: float | None, unit: str = "number") -> str:
+    """A metric value in its unit (`metric_unit`): a `percent` metric is a fraction, shown as a
+    percentage (0.032 -> 3.2%); any other as format_number."""
+    if value is None or unit != "percent":
+        return format_number(value)
+    return f"{format_number(100 * value)}%"
+
+
 def _nice_ticks(low: float, high: float) -> list[tuple[float, str]]:
     """Round values, all labelled with the decimals their step needs (0, 20, 40 or 0.25, 0.50)."""
     raw_step = (high - low) / Y_TICK_COUNT
@@ -92,6 +100,15 @@ def _nice_ticks(low: float, high: float) -> list[tuple[float, str]]:
     values = [first + i * step for i in range(int((high - first) / step + 1e-9) + 1)]
     # + 0.0 turns -0.0 into 0.0, which would print as "-0".
     return [(value, f"{round(value, decimals) + 0.0:,.{decimals}f}") for value in values]
+
+
+def _y_ticks(low: float, high: float, unit: str, y_of: Callable[[float], float]) -> tuple[Tick, ...]:
+    """Round values of the axis; a percent axis is ticked in whole percentage steps of its own."""
+    scale = 100 if unit == "percent" else 1
+    return tuple(
+        Tick(position=y_of(value / scale), label=f"{label}%" if unit == "percent" else label)
+        for value, label in _nice_ticks(low * scale, high * scale)
+    )
 
 
 def _runs(points: Iterable[tuple[float, float] | None]) -> list[list[tuple[float, float]]]:
@@ -110,9 +127,10 @@ def _line_path(run: list[tuple[float, float]]) -> str:
 
 
 def build_chart(
-    points: Sequence[SeriesPoint], flagged: Sequence[FlaggedPoint], grain: str, metric: str
+    points: Sequence[SeriesPoint], flagged: Sequence[FlaggedPoint], grain: str, metric: str, unit: str = "number"
 ) -> Chart | None:
-    """Scale the series into the plot area; None when there is nothing to draw."""
+    """Scale the series into the plot area; None when there is nothing to draw. A `percent`
+    metric's axis and labels read in percent."""
     if not points:
         return None
     values = [
@@ -163,8 +181,8 @@ def build_chart(
             Marker(
                 x=x_of(f.period_start),
                 y=y_of(f.observed),
-                label=f"{f.period_start.strftime(date_format)}: {format_number(f.observed)}"
-                f" (expected {format_number(f.expected)})",
+                label=f"{f.period_start.strftime(date_format)}: {format_value(f.observed, unit)}"
+                f" (expected {format_value(f.expected, unit)})",
                 in_incident=f.in_incident,
             )
             for f in flagged
@@ -173,7 +191,7 @@ def build_chart(
             Tick(position=x_of(points[i].period_start), label=points[i].period_start.strftime(date_format))
             for i in tick_indexes
         ),
-        y_ticks=tuple(Tick(position=y_of(value), label=label) for value, label in _nice_ticks(low, high)),
-        y_label=metric,
+        y_ticks=_y_ticks(low, high, unit, y_of),
+        y_label=f"{metric} (%)" if unit == "percent" else metric,
         x_label=f"{grain} (UTC)",
     )

@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import jinja2
 
-from orchestration.report_chart import Chart, FlaggedPoint, SeriesPoint, build_chart, format_number
+from orchestration.report_chart import Chart, FlaggedPoint, SeriesPoint, build_chart, format_number, format_value
 from orchestration.report_incidents import SEVERITIES, Incident, read_incidents
 
 DEFAULT_OBSERVATIONS = "marts.fct_metric_observations"
@@ -59,6 +59,8 @@ class SegmentContribution:
 class IncidentSection:
     incident: Incident
     series: Series
+    # number, percent or currency (reports.anomaly_events.metric_unit)
+    metric_unit: str
     chart: Chart | None
     drilldown: list[SegmentContribution]
 
@@ -108,7 +110,7 @@ order by detector, basis
 """
 
 _PRIMARY_SERIES_SQL = """
-select source, metric, grain, segment_type, segment_value
+select source, metric, grain, segment_type, segment_value, metric_unit
 from reports.anomaly_events
 where incident_id = $incident_id
 order by metric = $primary_metric desc, score desc, period_start
@@ -209,11 +211,10 @@ def _overview(con: duckdb.DuckDBPyConnection, run_label: str | None) -> Overview
 
 
 def _section(con: duckdb.DuckDBPyConnection, incident: Incident, observations: str) -> IncidentSection:
-    series = Series(
-        *con.execute(
-            _PRIMARY_SERIES_SQL, {"incident_id": incident.incident_id, "primary_metric": incident.primary_metric}
-        ).fetchone()
-    )
+    *series_columns, metric_unit = con.execute(
+        _PRIMARY_SERIES_SQL, {"incident_id": incident.incident_id, "primary_metric": incident.primary_metric}
+    ).fetchone()
+    series = Series(*series_columns)
     before, after = CHART_CONTEXT.get(series.grain, CHART_CONTEXT["day"])
     series_parameters = {
         **vars(series),
@@ -253,7 +254,8 @@ def _section(con: duckdb.DuckDBPyConnection, incident: Incident, observations: s
     return IncidentSection(
         incident=incident,
         series=series,
-        chart=build_chart(points, flagged, series.grain, series.metric),
+        metric_unit=metric_unit,
+        chart=build_chart(points, flagged, series.grain, series.metric, metric_unit),
         drilldown=[SegmentContribution(*row) for row in drilldown],
     )
 
@@ -274,7 +276,9 @@ def _template() -> jinja2.Template:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.filters.update(number=format_number, share=_format_share, timestamp=_format_timestamp)
+    environment.filters.update(
+        number=format_number, value=format_value, share=_format_share, timestamp=_format_timestamp
+    )
     return environment.get_template("anomaly_report.html.j2")
 
 

@@ -19,13 +19,13 @@ create schema reports;
 create schema marts;
 
 create table series_spec as select * from (values
-    ('transactions', 'revenue', 'total', 'all', 10000.0, 30, 32, 0.4, 'inc_revenue', 'critical'),
-    ('transactions', 'revenue', 'channel', 'web', 6000.0, 30, 32, 0.2, 'inc_revenue', 'critical'),
-    ('transactions', 'revenue', 'channel', 'app', 3000.0, 30, 32, 0.9, 'inc_revenue', 'critical'),
-    ('transactions', 'revenue', 'channel', 'store', 1000.0, 0, -1, 1.0, null, null),
-    ('interactions', 'sessions', 'total', 'all', 5000.0, 20, 20, 1.8, 'inc_sessions', 'warning'),
-    ('email', 'bounce_rate', 'total', 'all', 0.02, 35, 36, 4.0, 'inc_bounce', 'critical')
-) as t(source, metric, segment_type, segment_value, base, shock_from, shock_to, shock, incident_id, severity);
+    ('transactions', 'revenue', 'currency', 'total', 'all', 10000.0, 30, 32, 0.4, 'inc_revenue', 'critical'),
+    ('transactions', 'revenue', 'currency', 'channel', 'web', 6000.0, 30, 32, 0.2, 'inc_revenue', 'critical'),
+    ('transactions', 'revenue', 'currency', 'channel', 'app', 3000.0, 30, 32, 0.9, 'inc_revenue', 'critical'),
+    ('transactions', 'revenue', 'currency', 'channel', 'store', 1000.0, 0, -1, 1.0, null, null),
+    ('interactions', 'sessions', 'number', 'total', 'all', 5000.0, 20, 20, 1.8, 'inc_sessions', 'warning'),
+    ('email', 'bounce_rate', 'percent', 'total', 'all', 0.02, 35, 36, 4.0, 'inc_bounce', 'critical')
+) as t(source, metric, metric_unit, segment_type, segment_value, base, shock_from, shock_to, shock, incident_id, severity);
 
 create table marts.fct_metric_observations as
 select
@@ -45,7 +45,7 @@ from series_spec, range(40) as days(day);
 create table reports.anomaly_events as
 select
     md5(o.series_key || o.period_start) as anomaly_id,
-    o.source, o.metric, o.segment_type, o.segment_value, o.grain,
+    o.source, o.metric, s.metric_unit, o.segment_type, o.segment_value, o.grain,
     o.period_start,
     o.period_start + interval 1 day as period_end,
     o.value as observed, o.expected, o.lower_bound, o.upper_bound,

@@ -300,6 +300,34 @@ def test_chart_draws_lone_values_as_dots_and_labels_ticks_by_their_step() -> Non
     assert len(set(rate_labels)) == len(rate_labels)
 
 
+def test_chart_shows_a_percent_metric_in_percent() -> None:
+    start = datetime(2026, 5, 1)
+    rates = [SeriesPoint(start + timedelta(days=day), 0.02 + 0.001 * day, 0.021, 0.018, 0.024) for day in range(5)]
+
+    chart = build_chart(rates, [FlaggedPoint(rates[4].period_start, 0.04, 0.021)], "day", "bounce_rate", "percent")
+
+    assert chart is not None
+    assert chart.y_label == "bounce_rate (%)"
+    labels = [tick.label for tick in chart.y_ticks]
+    assert labels and all(re.fullmatch(r"\d\.\d%", label) for label in labels), labels
+    # the percentages sit where their fractions do: within the plotted values (1.8% to 4%),
+    # higher on the chart (smaller SVG y) as they grow
+    percents = [float(label.rstrip("%")) for label in labels]
+    assert 1.5 <= min(percents) and max(percents) <= 4.5, labels
+    positions = [tick.position for tick in chart.y_ticks]
+    assert positions == sorted(positions, reverse=True) and percents == sorted(percents)
+    assert all(chart.top <= position <= chart.bottom for position in positions)
+    (marker,) = chart.flagged
+    assert marker.label.endswith(": 4% (expected 2.1%)"), marker.label
+
+
+def test_report_reads_each_metric_in_its_unit(warehouse: Path, tmp_path: Path) -> None:
+    page, _ = render(warehouse, tmp_path)
+
+    assert "bounce_rate (%)" in page
+    assert "revenue (%)" not in page and "sessions (%)" not in page
+
+
 def test_report_renders_in_headless_chromium(warehouse: Path, tmp_path: Path) -> None:
     out_path = tmp_path / "report" / "anomaly_report.html"
     render_report(warehouse, out_path)
