@@ -36,8 +36,9 @@ phrases as (
             else ''
         end as shift_phrase,
         case
-            when fires_silence then ', none for ' || silent_hours || ' hours in a row where about '
-                || format('{:,.0f}', silent_expected_volume)
+            -- one silent hour already reads "saw 0" against its expectation
+            when fires_silence and silent_hours > 1 then
+                ', none for ' || silent_hours || ' hours in a row where about ' || format('{:,.0f}', silent_expected_volume)
                 || case source when 'transactions' then ' orders' when 'interactions' then ' sessions' else '' end
                 || ' were expected'
             else ''
