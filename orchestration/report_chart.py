@@ -103,7 +103,7 @@ def _nice_ticks(low: float, high: float) -> list[tuple[float, str]]:
 
 
 def _y_ticks(low: float, high: float, unit: str, y_of: Callable[[float], float]) -> tuple[Tick, ...]:
-    """Round values of the axis; a percent axis is ticked in whole percentage steps of its own."""
+    """Round values of the axis; a percent metric's axis is ticked at round percentages (2.5%, 3%)."""
     scale = 100 if unit == "percent" else 1
     return tuple(
         Tick(position=y_of(value / scale), label=f"{label}%" if unit == "percent" else label)
