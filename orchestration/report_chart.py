@@ -127,10 +127,15 @@ def _line_path(run: list[tuple[float, float]]) -> str:
 
 
 def build_chart(
-    points: Sequence[SeriesPoint], flagged: Sequence[FlaggedPoint], grain: str, metric: str, unit: str = "number"
+    points: Sequence[SeriesPoint],
+    flagged: Sequence[FlaggedPoint],
+    grain: str,
+    metric: str,
+    unit: str = "number",
+    currency: str | None = None,
 ) -> Chart | None:
     """Scale the series into the plot area; None when there is nothing to draw. A `percent`
-    metric's axis and labels read in percent."""
+    metric's axis and labels read in percent; a `currency` metric's axis names its currency."""
     if not points:
         return None
     values = [
@@ -172,6 +177,7 @@ def build_chart(
     observed_runs = _runs(xy(p.period_start, p.value) for p in points)
     date_format = DATE_FORMATS.get(grain, DATE_FORMATS["day"])
     tick_indexes = sorted({round(i * (len(points) - 1) / (X_TICK_COUNT - 1)) for i in range(X_TICK_COUNT)})
+    axis_unit = "%" if unit == "percent" else currency
     return Chart(
         observed_path=" ".join(_line_path(run) for run in observed_runs if len(run) > 1),
         observed_dots=tuple(run[0] for run in observed_runs if len(run) == 1),
@@ -192,6 +198,6 @@ def build_chart(
             for i in tick_indexes
         ),
         y_ticks=_y_ticks(low, high, unit, y_of),
-        y_label=f"{metric} (%)" if unit == "percent" else metric,
+        y_label=f"{metric} ({axis_unit})" if axis_unit else metric,
         x_label=f"{grain} (UTC)",
     )

@@ -61,6 +61,8 @@ class IncidentSection:
     series: Series
     # number, percent or currency (reports.anomaly_events.metric_unit)
     metric_unit: str
+    # the reporting currency of a currency metric, else None
+    currency: str | None
     chart: Chart | None
     drilldown: list[SegmentContribution]
 
@@ -110,7 +112,7 @@ order by detector, basis
 """
 
 _PRIMARY_SERIES_SQL = """
-select source, metric, grain, segment_type, segment_value, metric_unit
+select source, metric, grain, segment_type, segment_value, metric_unit, currency
 from reports.anomaly_events
 where incident_id = $incident_id
 order by metric = $primary_metric desc, score desc, period_start
@@ -211,7 +213,7 @@ def _overview(con: duckdb.DuckDBPyConnection, run_label: str | None) -> Overview
 
 
 def _section(con: duckdb.DuckDBPyConnection, incident: Incident, observations: str) -> IncidentSection:
-    *series_columns, metric_unit = con.execute(
+    *series_columns, metric_unit, currency = con.execute(
         _PRIMARY_SERIES_SQL, {"incident_id": incident.incident_id, "primary_metric": incident.primary_metric}
     ).fetchone()
     series = Series(*series_columns)
@@ -255,7 +257,8 @@ def _section(con: duckdb.DuckDBPyConnection, incident: Incident, observations: s
         incident=incident,
         series=series,
         metric_unit=metric_unit,
-        chart=build_chart(points, flagged, series.grain, series.metric, metric_unit),
+        currency=currency,
+        chart=build_chart(points, flagged, series.grain, series.metric, metric_unit, currency),
         drilldown=[SegmentContribution(*row) for row in drilldown],
     )
 

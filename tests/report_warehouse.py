@@ -45,7 +45,9 @@ from series_spec, range(40) as days(day);
 create table reports.anomaly_events as
 select
     md5(o.series_key || o.period_start) as anomaly_id,
-    o.source, o.metric, s.metric_unit, o.segment_type, o.segment_value, o.grain,
+    o.source, o.metric, s.metric_unit,
+    case when s.metric_unit = 'currency' then 'EUR' end as currency,
+    o.segment_type, o.segment_value, o.grain,
     o.period_start,
     o.period_start + interval 1 day as period_end,
     o.value as observed, o.expected, o.lower_bound, o.upper_bound,

@@ -325,7 +325,8 @@ def test_report_reads_each_metric_in_its_unit(warehouse: Path, tmp_path: Path) -
     page, _ = render(warehouse, tmp_path)
 
     assert "bounce_rate (%)" in page
-    assert "revenue (%)" not in page and "sessions (%)" not in page
+    assert "revenue (EUR)" in page and "per-period means, in EUR" in page
+    assert "sessions (" not in page and "bounce_rate (EUR)" not in page
 
 
 def test_report_renders_in_headless_chromium(warehouse: Path, tmp_path: Path) -> None:

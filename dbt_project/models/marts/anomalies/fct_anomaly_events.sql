@@ -90,6 +90,7 @@ final as (
         series_key,
         metric_kind,
         metric_unit,
+        case when metric_unit = 'currency' then '{{ var("reporting_currency") }}' end as currency,
         detector_count,
         primary_model,
         relative_effect,
