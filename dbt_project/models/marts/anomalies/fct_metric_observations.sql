@@ -56,7 +56,7 @@ joined as (
         level_shift_scores.level_shift_direction,
         -- the detectors judged the organic value; the campaign traffic seen is expected too
         scored.primary_expected + scored.campaign_value as expected,
-        -- the values whose z stays within warning_z (asymmetric for a count at its Poisson floor)
+        -- the values whose z stays within warning_z (asymmetric for a count: see standardised_deviation)
         scored.campaign_value
             + {{ deviation_band_edge("scored.metric_kind", "scored.primary_expected", "scored.primary_scale", "-scored.warning_z") }}
             as band_lower,
