@@ -15,8 +15,8 @@ from benchmarks.incremental import ingest, land_until
 from orchestration.cli import main
 from orchestration.dbt_project import dbt_project
 from orchestration.generator import generate
-from orchestration.settings import ENV_METRIC_CONFIG, PROJECT_DIR
-from tests.dbt_runner import run_dbt
+from orchestration.settings import ENV_MASKING_SALT, ENV_METRIC_CONFIG, PROJECT_DIR
+from tests.dbt_runner import TEST_SALT, run_dbt
 
 END = date(2026, 6, 30)
 DAYS = 63
@@ -143,8 +143,12 @@ def test_a_run_with_nothing_new_reopens_nothing(incremental_runs) -> None:
     assert warehouse.query("select count(*), max(period_start) from marts.fct_metric_observations") == before
 
 
-def test_a_backfill_recomputes_the_detection_partitions_from_its_first_day(incremental_runs) -> None:
+def test_a_backfill_recomputes_the_detection_partitions_from_its_first_day(
+    incremental_runs, monkeypatch: pytest.MonkeyPatch
+) -> None:
     warehouse, _ = incremental_runs
+    # the salt of the builds before it (another salt would reopen everything)
+    monkeypatch.setenv(ENV_MASKING_SALT, TEST_SALT)
     before = warehouse.query("select count(*), sum(hash(t)) from marts.fct_metric_observations as t")
     exit_code = main([
         "backfill", "--from", "2026-06-01", "--to", "2026-06-07",
@@ -163,6 +167,22 @@ def test_a_backfill_outside_the_partitions_is_refused(incremental_runs, capsys: 
     warehouse, _ = incremental_runs
     assert main(["backfill", "--from", "2010-12-01", "--data-dir", str(warehouse.data_dir)]) == 2
     assert "RETAIL_ANOMALY_PARTITIONS_START" in capsys.readouterr().err
+
+
+def test_a_new_masking_salt_reopens_everything(incremental_runs) -> None:
+    """Staging is rebuilt whole, so a new salt re-keys every staged customer at once; the
+    incremental tables must follow, or a customer's old periods keep the old pseudonym and
+    their history splits in two."""
+    warehouse, _ = incremental_runs
+    ingest(warehouse.path, warehouse.data_dir / "landing")
+    run_dbt(warehouse.data_dir, "build", "--exclude", "resource_type:unit_test", "resource_type:test", salt="a-rotated-salt")
+    assert warehouse.query("select reason from intermediate.int_periods_reopened") == [("code_or_config_changed",)]
+    stale_customers = """
+        select count(*) from intermediate.int_customer_metric_observations
+        where customer_key not in (select customer_key from marts.fct_customer_orders)
+    """
+    assert warehouse.query(stale_customers) == [(0,)]
+    assert warehouse.query("select count(*) from intermediate.int_customer_metric_observations")[0][0] > 0
 
 
 def test_a_thresholds_file_replaces_the_seed_and_reopens_everything(

@@ -21,9 +21,11 @@
     );
 {%- endmacro %}
 
-{#- A digest of every model and seed of the project: a change to a model, to the metric
-    config, the promotion calendar or the analyst feedback reopens all periods. dbt's graph
-    holds no macro code: after editing a macro (or a var), run with --full-refresh. -#}
+{#- A digest of every model and seed of the project and of the masking salt: a change to a
+    model, to the metric config, the promotion calendar or the analyst feedback reopens all
+    periods, and so does a new salt (staging re-keys every customer at once; periods left
+    closed would keep the old pseudonyms). dbt's graph holds no macro code: after editing a
+    macro (or another var), run with --full-refresh. -#}
 {% macro incremental_code_fingerprint() -%}
     {%- if not execute -%}
         {{ return("") }}
@@ -32,6 +34,7 @@
     {%- for node in graph.nodes.values() if node.package_name == project_name and node.resource_type in ["model", "seed"] -%}
         {%- do parts.append(node.unique_id ~ "=" ~ node.checksum.checksum) -%}
     {%- endfor -%}
+    {%- do parts.append("var.masking_salt=" ~ var("masking_salt")) -%}
     {{ return(local_md5(parts | sort | join("\n"))) }}
 {%- endmacro %}
 
