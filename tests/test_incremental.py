@@ -38,10 +38,10 @@ class Warehouse:
             return con.execute(sql).fetchall()
 
 
-def ingest_and_build(warehouse: Warehouse, landing: Path) -> None:
+def ingest_and_build(warehouse: Warehouse, landing: Path, salt: str = TEST_SALT) -> None:
     ingest(warehouse.path, landing)
     # models and seeds only: the data tests run in every other suite
-    run_dbt(warehouse.data_dir, "build", "--exclude", "resource_type:unit_test", "resource_type:test")
+    run_dbt(warehouse.data_dir, "build", "--exclude", "resource_type:unit_test", "resource_type:test", salt=salt)
 
 
 def rows_differing(con: duckdb.DuckDBPyConnection, left: str, right: str, table: str) -> int:
@@ -174,8 +174,7 @@ def test_a_new_masking_salt_reopens_everything(incremental_runs) -> None:
     incremental tables must follow, or a customer's old periods keep the old pseudonym and
     their history splits in two."""
     warehouse, _ = incremental_runs
-    ingest(warehouse.path, warehouse.data_dir / "landing")
-    run_dbt(warehouse.data_dir, "build", "--exclude", "resource_type:unit_test", "resource_type:test", salt="a-rotated-salt")
+    ingest_and_build(warehouse, warehouse.data_dir / "landing", salt="a-rotated-salt")
     assert warehouse.query("select reason from intermediate.int_periods_reopened") == [("code_or_config_changed",)]
     stale_customers = """
         select count(*) from intermediate.int_customer_metric_observations
