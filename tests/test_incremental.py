@@ -44,14 +44,15 @@ def ingest_and_build(warehouse: Warehouse, landing: Path, salt: str = TEST_SALT)
     run_dbt(warehouse.data_dir, "build", "--exclude", "resource_type:unit_test", "resource_type:test", salt=salt)
 
 
-def rows_differing(con: duckdb.DuckDBPyConnection, left: str, right: str, table: str) -> int:
-    """Rows of `table` in one attached database and not in the other, counted with duplicates."""
+def rows_differing(con: duckdb.DuckDBPyConnection, left: str, right: str, table: str, columns: str = "*") -> int:
+    """Rows of `table` (its `columns`) in one attached database and not in the other, counted
+    with duplicates."""
     return con.execute(
         f"""
         select count(*) from (
-            (select * from {left}.{table} except all select * from {right}.{table})
+            (select {columns} from {left}.{table} except all select {columns} from {right}.{table})
             union all
-            (select * from {right}.{table} except all select * from {left}.{table})
+            (select {columns} from {right}.{table} except all select {columns} from {left}.{table})
         )
         """
     ).fetchall()[0][0]
@@ -68,6 +69,8 @@ def _incremental_models() -> dict[str, str]:
 
 
 INCREMENTAL_MODELS = _incremental_models()
+# the staging models of the four landed sources, which grow by load
+STAGED_BY_LOAD = {name for name, schema in INCREMENTAL_MODELS.items() if schema == "staging"}
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +101,7 @@ def full_build(generated: Path, tmp_path_factory: pytest.TempPathFactory) -> War
     return warehouse
 
 
-def test_the_project_has_incremental_models_for_the_series_and_scores_of_metrics_and_customers() -> None:
+def test_the_project_has_incremental_models_for_staging_and_the_series_and_scores_of_metrics_and_customers() -> None:
     assert {
         "int_metric_series_unioned",
         "int_metric_series_prepared",
@@ -110,6 +113,12 @@ def test_the_project_has_incremental_models_for_the_series_and_scores_of_metrics
         "int_customer_metric_observations",
         "int_customer_metrics_scored",
     } <= INCREMENTAL_MODELS.keys()
+    assert STAGED_BY_LOAD == {
+        "stg_transactions__order_lines",
+        "stg_interactions__events",
+        "stg_social__post_metrics",
+        "stg_email__events",
+    }
 
 
 def test_each_run_reopens_from_the_earliest_day_its_new_loads_touch(incremental_runs) -> None:
@@ -130,7 +139,9 @@ def test_a_sequence_of_incremental_runs_gives_the_tables_of_a_full_build(increme
         con.execute(f"attach '{full_build.path}' as full_build (read_only)")
         for table, schema in INCREMENTAL_MODELS.items():
             rows = con.execute(f"select count(*) from full_build.{schema}.{table}").fetchall()[0][0]
-            differing = rows_differing(con, "incremental", "full_build", f"{schema}.{table}")
+            # a staged row names its load and file, which differ between the two warehouses
+            columns = "columns(lambda c: c not in ('_load_id', '_file_path'))" if table in STAGED_BY_LOAD else "*"
+            differing = rows_differing(con, "incremental", "full_build", f"{schema}.{table}", columns)
             assert rows > 0, table
             assert differing == 0, f"{schema}.{table}: {differing} of {rows} rows differ"
 
@@ -169,13 +180,71 @@ def test_a_backfill_outside_the_partitions_is_refused(incremental_runs, capsys: 
     assert "RETAIL_ANOMALY_PARTITIONS_START" in capsys.readouterr().err
 
 
+def staging_code(warehouse: Warehouse) -> dict[str, str]:
+    """The SQL each staging model of the source data ran in the warehouse's last dbt run."""
+    results = json.loads((warehouse.data_dir / "target" / "run_results.json").read_text())["results"]
+    models = {result["unique_id"].split(".")[-1]: result["compiled_code"] for result in results}
+    return {name: code for name, code in models.items() if name in STAGED_BY_LOAD}
+
+
+def deliver_again(warehouse: Warehouse, source: str, where: str, changes: dict[str, object]) -> dict:
+    """Lands a file re-delivering the first raw row of `source` matching `where`, with
+    `changes`; returns the row as landed."""
+    with duckdb.connect(str(warehouse.path), read_only=True) as con:
+        cursor = con.execute(
+            f"select * exclude (_load_id, _file_hash, _file_path, _line_number, _loaded_at) from raw.{source} where {where} limit 1"
+        )
+        names = [column[0] for column in cursor.description]
+        row = {**dict(zip(names, cursor.fetchone())), **changes}
+    row = {key: value.isoformat() if isinstance(value, datetime) else value for key, value in row.items()}
+    path = warehouse.data_dir / "landing" / source / "redelivered" / f"{source}_again.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(row, default=str) + "\n")  # decimals as text, as a CSV would give them
+    return row
+
+
+def test_staging_adds_only_new_loads_and_replaces_rows_delivered_again(incremental_runs) -> None:
+    """An incremental run stages only the loads staging has not seen; a row delivered again
+    replaces its staged version by natural key, also when part of the key is empty (an
+    account-level social row has no post_id)."""
+    warehouse, _ = incremental_runs
+    social = deliver_again(warehouse, "social", "post_id is null", {"mentions": 4321})
+    line = deliver_again(warehouse, "transactions", "status = 'completed'", {"status": "refunded"})
+    staged_rows = "select count(*) from staging.{} as t"
+    before = {model: warehouse.query(staged_rows.format(model))[0][0] for model in STAGED_BY_LOAD}
+
+    ingest_and_build(warehouse, warehouse.data_dir / "landing")
+
+    assert all("_load_id > (select" in code for code in staging_code(warehouse).values())
+    assert {model: warehouse.query(staged_rows.format(model))[0][0] for model in STAGED_BY_LOAD} == before
+    # the staged row counts did not grow: these rows replaced their earlier versions
+    assert warehouse.query(
+        f"""
+        select count(*) from staging.stg_social__post_metrics
+        where platform = '{social["platform"]}' and post_id is null and metric_at = '{social["metric_ts"]}'
+            and mentions = 4321
+        """
+    ) == [(1,)]
+    assert warehouse.query(
+        f"""
+        select count(*), min(status) from staging.stg_transactions__order_lines
+        where order_id = '{line["order_id"]}' and line_number = {line["line_number"]}
+        """
+    ) == [(1, "refunded")]
+
+
 def test_a_new_masking_salt_reopens_everything(incremental_runs) -> None:
-    """Staging is rebuilt whole, so a new salt re-keys every staged customer at once; the
+    """A new salt restages every load, re-keying every staged customer at once; the
     incremental tables must follow, or a customer's old periods keep the old pseudonym and
     their history splits in two."""
     warehouse, _ = incremental_runs
+    staged_customers = "select distinct customer_key from staging.stg_transactions__order_lines where customer_key is not null"
+    keys_of_the_old_salt = set(warehouse.query(staged_customers))
     ingest_and_build(warehouse, warehouse.data_dir / "landing", salt="a-rotated-salt")
     assert warehouse.query("select reason from intermediate.int_periods_reopened") == [("code_or_config_changed",)]
+    # staging restaged every load under the new salt
+    assert not any("_load_id > (select" in code for code in staging_code(warehouse).values())
+    assert keys_of_the_old_salt and not keys_of_the_old_salt & set(warehouse.query(staged_customers))
     stale_customers = """
         select count(*) from intermediate.int_customer_metric_observations
         where customer_key not in (select customer_key from marts.fct_customer_orders)

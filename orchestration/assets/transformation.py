@@ -29,6 +29,10 @@ from orchestration.resources import WarehouseResource
 from orchestration.settings import load_settings
 
 INCREMENTAL_MODELS = "config.materialized:incremental"
+# the incremental models that rebuild the periods int_periods_reopened reopens; the staging
+# models are incremental too, but grow by load, before the decision (tables in the same folders
+# inherit the strategy, hence both conditions)
+REPROCESSING_MODELS = f"{INCREMENTAL_MODELS},config.incremental_strategy:reprocess_periods"
 REOPENED_PERIODS_KEY = AssetKey(["intermediate", "int_periods_reopened"])
 
 # Days of the detection models' periods; the first day comes from RETAIL_ANOMALY_PARTITIONS_START.
@@ -99,9 +103,9 @@ def _build_dbt_assets(name: str, select: str, exclude: str | None = None, partit
 
 
 dbt_preparation_assets = _build_dbt_assets(
-    "dbt_preparation", select=f"+{INCREMENTAL_MODELS}", exclude=INCREMENTAL_MODELS
+    "dbt_preparation", select=f"+{INCREMENTAL_MODELS}", exclude=REPROCESSING_MODELS
 )
-dbt_detection_assets = _build_dbt_assets("dbt_detection", select=INCREMENTAL_MODELS, partitioned=True)
+dbt_detection_assets = _build_dbt_assets("dbt_detection", select=REPROCESSING_MODELS, partitioned=True)
 dbt_reporting_assets = _build_dbt_assets("dbt_reporting", select="fqn:*", exclude=f"+{INCREMENTAL_MODELS}")
 dbt_asset_definitions = [dbt_preparation_assets, dbt_detection_assets, dbt_reporting_assets]
 

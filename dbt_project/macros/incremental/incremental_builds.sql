@@ -1,10 +1,11 @@
 {#- Bookkeeping of complete incremental builds in `ops.incremental_builds`: which loads the
-    last complete build had seen, which code and seeds it ran with, and from which period it
-    rebuilt and why (int_periods_reopened's reason, or `partition_requested` when the run's
-    first partition day came before it). int_periods_reopened
-    reads it to decide what a run recomputes. A build counts as complete only when every
-    incremental model of the project succeeded in it, so a failed or partial run (`--select`)
-    leaves the bookkeeping alone and the next run reopens the same periods again. -#}
+    last complete build had seen, which code, seeds and salt (`code_fingerprint`) and which
+    thresholds (`config_fingerprint`) it ran with, and from which period it rebuilt and why
+    (int_periods_reopened's reason, or `partition_requested` when the run's first partition day
+    came before it). int_periods_reopened reads it to decide what a run recomputes, and the
+    staging models whether they may add new loads only. A build counts as complete only when
+    every model that reprocesses periods succeeded in it, so a failed or partial run
+    (`--select`) leaves the bookkeeping alone and the next run reopens the same periods again. -#}
 
 {% macro incremental_builds_relation() -%}
     {{ return(api.Relation.create(database=target.database, schema="ops", identifier="incremental_builds")) }}
@@ -17,15 +18,27 @@
         code_fingerprint varchar not null,
         reprocessed_from timestamp not null,
         reason varchar not null,
-        built_at timestamp not null
+        built_at timestamp not null,
+        config_fingerprint varchar
     );
+    -- warehouses built before the thresholds had a fingerprint of their own
+    alter table {{ incremental_builds_relation() }} add column if not exists config_fingerprint varchar;
 {%- endmacro %}
 
-{#- A digest of every model and seed of the project and of the masking salt: a change to a
-    model, to the metric config, the promotion calendar or the analyst feedback reopens all
-    periods, and so does a new salt (staging re-keys every customer at once; periods left
-    closed would keep the old pseudonyms). dbt's graph holds no macro code: after editing a
-    macro (or another var), run with --full-refresh. -#}
+{#- The last complete build's row, as a query. -#}
+{% macro last_complete_build() -%}
+    select *
+    from {{ incremental_builds_relation() }}
+    order by built_at desc, through_load_id desc
+    limit 1
+{%- endmacro %}
+
+{#- A digest of every model and seed of the project, of the PII meta of the sources and of the
+    masking salt: a change to a model, to the metric config, the promotion calendar or the
+    analyst feedback reopens all periods and restages every load, and so does a new salt or
+    masking rule (every customer is re-keyed at once; periods left closed would keep the old
+    pseudonyms). dbt's graph holds no macro code: after editing a macro (or another var), run
+    with --full-refresh. -#}
 {% macro incremental_code_fingerprint() -%}
     {%- if not execute -%}
         {{ return("") }}
@@ -33,6 +46,11 @@
     {%- set parts = [] -%}
     {%- for node in graph.nodes.values() if node.package_name == project_name and node.resource_type in ["model", "seed"] -%}
         {%- do parts.append(node.unique_id ~ "=" ~ node.checksum.checksum) -%}
+    {%- endfor -%}
+    {%- for source in graph.sources.values() if source.package_name == project_name -%}
+        {%- for column in source.columns.values() if column.meta and column.meta.get("pii") -%}
+            {%- do parts.append(source.unique_id ~ "." ~ column.name ~ "=" ~ column.meta["pii"] ~ ":" ~ column.meta.get("masked_name")) -%}
+        {%- endfor -%}
     {%- endfor -%}
     {%- do parts.append("var.masking_salt=" ~ var("masking_salt")) -%}
     {{ return(local_md5(parts | sort | join("\n"))) }}
@@ -52,24 +70,28 @@
     {%- if not execute -%}
         {{ return("") }}
     {%- endif -%}
-    {%- set incremental_models = [] -%}
+    {%- set reprocessing_models = [] -%}
     {%- for node in graph.nodes.values() if node.package_name == project_name
-        and node.resource_type == "model" and node.config.materialized == "incremental" -%}
-        {%- do incremental_models.append(node.unique_id) -%}
+        and node.resource_type == "model" and node.config.materialized == "incremental"
+        and node.config.incremental_strategy == "reprocess_periods" -%}
+        {%- do reprocessing_models.append(node.unique_id) -%}
     {%- endfor -%}
     {%- set succeeded = [] -%}
-    {%- for result in results if result.node.unique_id in incremental_models and result.status == "success" -%}
+    {%- for result in results if result.node.unique_id in reprocessing_models and result.status == "success" -%}
         {%- do succeeded.append(result.node.unique_id) -%}
     {%- endfor -%}
-    {%- if incremental_models and (succeeded | unique | list | length) == (incremental_models | length) -%}
+    {%- if reprocessing_models and (succeeded | unique | list | length) == (reprocessing_models | length) -%}
         {%- set requested_from = requested_reprocess_from() %}
-        insert into {{ incremental_builds_relation() }}
+        insert into {{ incremental_builds_relation() }} (
+            through_load_id, code_fingerprint, reprocessed_from, reason, built_at, config_fingerprint
+        )
         select
             through_load_id,
             code_fingerprint,
             least(reprocess_from, {{ requested_from }}),
             case when {{ requested_from }} < reprocess_from then 'partition_requested' else reason end,
             now()::timestamp,
+            config_fingerprint,
         from {{ previous_state("int_periods_reopened") }}
     {%- endif -%}
 {%- endmacro %}

@@ -44,22 +44,15 @@ metric_configs as (
 ),
 
 fingerprints as (
-    -- the code and seeds, and the thresholds in force (which may come from outside the project)
+    -- the code, seeds and salt, and the thresholds in force (which may come from outside the project)
     select
-        md5(
-            '{{ incremental_code_fingerprint() }}'
-            || string_agg(cast(metric_configs as varchar), '|' order by cast(metric_configs as varchar))
-        ) as code_fingerprint,
+        '{{ incremental_code_fingerprint() }}' as code_fingerprint,
+        md5(string_agg(cast(metric_configs as varchar), '|' order by cast(metric_configs as varchar))) as config_fingerprint,
     from metric_configs
 ),
 
 last_complete_build as (
-    select
-        through_load_id,
-        code_fingerprint,
-    from {{ incremental_builds_relation() }}
-    order by built_at desc, through_load_id desc
-    limit 1
+    {{ last_complete_build() }}
 ),
 
 seen_through as (
@@ -145,12 +138,15 @@ build_reasons as (
         case
             when {{ "true" if flags.FULL_REFRESH else "false" }} then 'full_refresh'
             when last_complete_build.code_fingerprint is null then 'first_build'
-            when last_complete_build.code_fingerprint <> fingerprints.code_fingerprint then 'code_or_config_changed'
+            when last_complete_build.code_fingerprint <> fingerprints.code_fingerprint
+                or last_complete_build.config_fingerprint is distinct from fingerprints.config_fingerprint
+                then 'code_or_config_changed'
             when earliest_reopened.new_loads > 0 then 'new_loads'
             else 'up_to_date'
         end as reason,
         earliest_reopened.reopens_from,
         fingerprints.code_fingerprint,
+        fingerprints.config_fingerprint,
     from earliest_reopened
     cross join fingerprints
     left join last_complete_build on true
@@ -160,6 +156,7 @@ final as (
     select
         coalesce(through_load_id, 0) as through_load_id,
         code_fingerprint,
+        config_fingerprint,
         case
             when reason = 'new_loads' then date_trunc('day', reopens_from)
             when reason = 'up_to_date' then 'infinity'::timestamp

@@ -3,6 +3,7 @@ with
 source as (
 
     select * from {{ source('interactions', 'interactions') }}
+    where {{ loads_not_yet_staged() }}
 
 ),
 

@@ -3,6 +3,7 @@ with
 source as (
 
     select * from {{ source('transactions', 'transactions') }}
+    where {{ loads_not_yet_staged() }}
 
 ),
 
