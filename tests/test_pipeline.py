@@ -3,6 +3,7 @@
 import csv
 import json
 import shutil
+import time
 from pathlib import Path
 
 import duckdb
@@ -11,7 +12,7 @@ import pytest
 from conftest import DEMO_END, DemoRun
 from pii_scan import find_pii, raw_pii_values
 from orchestration.pipeline import run_pipeline
-from orchestration.settings import load_settings
+from orchestration.settings import PROJECT_DIR, load_settings
 
 pytestmark = pytest.mark.slow
 
@@ -109,8 +110,15 @@ def test_no_pii_outside_the_raw_schema(demo_run: DemoRun) -> None:
 def test_second_run_with_nothing_new_changes_nothing(demo_run: DemoRun) -> None:
     before = warehouse_fingerprint(demo_run.settings.warehouse_path)
     alerts_before = (demo_run.settings.alerts_dir / "alerts.jsonl").read_bytes()
+    started = time.time()
     result = run_pipeline(demo_run.settings)
     assert result.success, result.failures
+    # each dbt invocation started from the parse state the one before it left, not from scratch
+    invocation_logs = [
+        folder / "dbt.log" for folder in (PROJECT_DIR / "target").glob("dbt_*") if folder.stat().st_mtime >= started
+    ]
+    assert len(invocation_logs) == 3
+    assert not [log for log in invocation_logs if "Unable to do partial parsing" in log.read_text()]
     after = warehouse_fingerprint(demo_run.settings.warehouse_path)
     # The run's own bookkeeping is the one thing a run adds: which periods it reopened (none).
     assert demo_run.query("select reason from intermediate.int_periods_reopened") == [("up_to_date",)]

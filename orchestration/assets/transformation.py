@@ -10,8 +10,11 @@ run without one.
 """
 
 import json
+import os
+import shutil
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from dagster import (
@@ -79,6 +82,20 @@ def _counted(context: AssetExecutionContext, outputs: list[Output], warehouse: W
             yield output.with_metadata({**output.metadata, **metadata})
 
 
+def keep_parse_state(invocation_target: Path) -> None:
+    """Make an invocation's parse state the one the next invocation starts from. dagster-dbt
+    copies the project's `target/partial_parse.msgpack` into each invocation's own target
+    folder; one parsed for another warehouse path (the set-up's `dbt parse`) is useless to dbt,
+    which then parses the whole project again, in each of a run's three invocations."""
+    state = invocation_target / "partial_parse.msgpack"
+    if state.exists():
+        project = dbt_project()
+        destination = project.project_dir / project.target_path / state.name
+        staged = destination.with_name(f".{state.name}.{os.getpid()}")
+        shutil.copyfile(state, staged)
+        os.replace(staged, destination)  # atomic: a concurrent invocation reads a whole file
+
+
 def _build_dbt_assets(name: str, select: str, exclude: str | None = None, partitioned: bool = False):
     @dbt_assets(
         manifest=dbt_project().manifest_path,
@@ -97,7 +114,9 @@ def _build_dbt_assets(name: str, select: str, exclude: str | None = None, partit
         # the current day's partition is what every ordinary run names: only older days are a backfill
         if context.has_partition_key_range and context.partition_key_range.start < current_partition_key():
             args += ["--vars", json.dumps({"reprocess_from_date": context.partition_key_range.start})]
-        yield from with_row_counts(context, dbt.cli(args, context=context).stream(), warehouse)
+        invocation = dbt.cli(args, context=context)
+        yield from with_row_counts(context, invocation.stream(), warehouse)
+        keep_parse_state(invocation.target_path)
 
     return _dbt_assets
 
