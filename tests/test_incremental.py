@@ -3,6 +3,7 @@ gives, late rows reopen only the periods from their day on, and a run with nothi
 nothing."""
 
 import json
+import re
 import shutil
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -251,6 +252,32 @@ def test_a_new_masking_salt_reopens_everything(incremental_runs) -> None:
     """
     assert warehouse.query(stale_customers) == [(0,)]
     assert warehouse.query("select count(*) from intermediate.int_customer_metric_observations")[0][0] > 0
+
+
+def compiled_code_fingerprint(project_dir: Path, data_dir: Path, *args: str) -> str:
+    """The code fingerprint int_periods_reopened compiles to for a project and dbt arguments."""
+    run_dbt(data_dir, "compile", "--select", "int_periods_reopened", "--project-dir", str(project_dir), *args)
+    compiled = next((data_dir / "target" / "compiled").rglob("int_periods_reopened.sql")).read_text()
+    return re.search(r"'([0-9a-f]{32})' as code_fingerprint", compiled).group(1)
+
+
+def test_the_code_fingerprint_covers_macros_and_command_line_vars(tmp_path: Path) -> None:
+    """An edited macro or a var given on the command line reopens everything, as an edited
+    model does; where the project lives and where a backfill starts do not."""
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("dbt_project.yml", "profiles.yml", "dbt_project", "seeds"):
+        copy = shutil.copytree if (PROJECT_DIR / name).is_dir() else shutil.copy2
+        copy(PROJECT_DIR / name, project / name)
+    data_dir = tmp_path / "data"
+    fingerprint = compiled_code_fingerprint(project, data_dir)
+
+    assert compiled_code_fingerprint(PROJECT_DIR, data_dir) == fingerprint
+    assert compiled_code_fingerprint(project, data_dir, "--vars", '{"reprocess_from_date": "2026-06-01"}') == fingerprint
+    assert compiled_code_fingerprint(project, data_dir, "--vars", '{"recurrence_limit": 4}') != fingerprint
+    macro = project / "dbt_project" / "macros" / "detectors" / "standardised_deviation.sql"
+    macro.write_text(macro.read_text().replace("{%- endmacro %}", "{#- an edit -#}\n{%- endmacro %}", 1))
+    assert compiled_code_fingerprint(project, data_dir) != fingerprint
 
 
 def test_a_thresholds_file_replaces_the_seed_and_reopens_everything(

@@ -33,12 +33,13 @@
     limit 1
 {%- endmacro %}
 
-{#- A digest of every model and seed of the project, of the PII meta of the sources and of the
-    masking salt: a change to a model, to the metric config, the promotion calendar or the
-    analyst feedback reopens all periods and restages every load, and so does a new salt or
-    masking rule (every customer is re-keyed at once; periods left closed would keep the old
-    pseudonyms). dbt's graph holds no macro code: after editing a macro (or another var), run
-    with --full-refresh. -#}
+{#- A digest of everything the project's tables depend on besides the data: every model, seed
+    and macro of the project, the sources' PII meta, the masking salt and reporting currency,
+    and the vars given on the command line (but `reprocess_from_date`, which only says where a
+    backfill starts). Any change reopens all periods and restages every load: new detection
+    code or thresholds rescore history, and a new salt or masking rule re-keys every customer
+    at once (periods left closed would keep the old pseudonyms). The digest does not depend
+    on where the project lives. -#}
 {% macro incremental_code_fingerprint() -%}
     {%- if not execute -%}
         {{ return("") }}
@@ -47,12 +48,21 @@
     {%- for node in graph.nodes.values() if node.package_name == project_name and node.resource_type in ["model", "seed"] -%}
         {%- do parts.append(node.unique_id ~ "=" ~ node.checksum.checksum) -%}
     {%- endfor -%}
+    {#- dbt's graph holds no macros: their code is in the context -#}
+    {%- for name, value in context.items() if value.macro is defined and value.macro.package_name == project_name -%}
+        {%- do parts.append("macro." ~ name ~ "=" ~ local_md5(value.macro.macro_sql)) -%}
+    {%- endfor -%}
     {%- for source in graph.sources.values() if source.package_name == project_name -%}
         {%- for column in source.columns.values() if column.meta and column.meta.get("pii") -%}
             {%- do parts.append(source.unique_id ~ "." ~ column.name ~ "=" ~ column.meta["pii"] ~ ":" ~ column.meta.get("masked_name")) -%}
         {%- endfor -%}
     {%- endfor -%}
-    {%- do parts.append("var.masking_salt=" ~ var("masking_salt")) -%}
+    {%- for name in ["masking_salt", "reporting_currency"] -%}
+        {%- do parts.append("var." ~ name ~ "=" ~ var(name)) -%}
+    {%- endfor -%}
+    {%- for name, value in (invocation_args_dict.get("vars") or {}).items() if name != "reprocess_from_date" -%}
+        {%- do parts.append("cli_var." ~ name ~ "=" ~ tojson(value)) -%}
+    {%- endfor -%}
     {{ return(local_md5(parts | sort | join("\n"))) }}
 {%- endmacro %}
 

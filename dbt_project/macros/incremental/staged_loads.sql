@@ -1,9 +1,10 @@
 {#- Staging grows by load: a run stages only the rows of loads its table has not seen yet and,
     by the model's natural key (`unique_key`), replaces the rows they deliver again. Loads only
     ever get higher ids and a re-delivery's latest load wins, so this gives the table a full
-    build gives. Everything is restaged (a full refresh, the first build, or code, seeds, the
-    sources' PII meta or the masking salt changed since the last complete build), so no row
-    keeps a pseudonym of another salt or the shape of older code. -#}
+    build gives. Everything is restaged on a full refresh, on the first build and when the code
+    fingerprint (incremental_code_fingerprint: models, macros, seeds, PII meta, salt) changed
+    since the last complete build, so no row keeps a pseudonym of another salt or the shape of
+    older code. -#}
 
 {#- Whether this run of the model adds new loads only. -#}
 {% macro stages_new_loads_only() -%}
