@@ -185,7 +185,9 @@ def staging_code(warehouse: Warehouse) -> dict[str, str]:
     """The SQL each staging model of the source data ran in the warehouse's last dbt run."""
     results = json.loads((warehouse.data_dir / "target" / "run_results.json").read_text())["results"]
     models = {result["unique_id"].split(".")[-1]: result["compiled_code"] for result in results}
-    return {name: code for name, code in models.items() if name in STAGED_BY_LOAD}
+    code = {name: code for name, code in models.items() if name in STAGED_BY_LOAD}
+    assert code.keys() == STAGED_BY_LOAD, "the run did not build every staging model"
+    return code
 
 
 def deliver_again(warehouse: Warehouse, source: str, where: str, changes: dict[str, object]) -> dict:
