@@ -8,7 +8,7 @@
 
 {#- Whether this run of the model adds new loads only. -#}
 {% macro stages_new_loads_only() -%}
-    {%- if not execute or model.resource_type == "unit_test" or not is_incremental() -%}
+    {%- if not execute or not is_reprocessing() -%}
         {{ return(false) }}
     {%- endif -%}
     {%- set last_build = run_query("select code_fingerprint from (" ~ last_complete_build() ~ ")") -%}
