@@ -18,6 +18,7 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
+from statistics import median
 
 from orchestration.generator import generate
 from orchestration.settings import PROJECT_DIR
@@ -46,20 +47,23 @@ def main() -> None:
     shutil.rmtree(work, ignore_errors=True)
     landing = work / "landing"
     generate(landing, days=args.days, seed=14, end_date=date(2026, 6, 30))
-    versions = {"baseline": Path(args.baseline).resolve(), "this checkout": PROJECT_DIR}
-    for name, checkout in versions.items():
-        run_job(checkout, landing, work / name.replace(" ", "_"))
+    # name -> (checkout, its own data directory)
+    versions = {
+        "baseline": (Path(args.baseline).resolve(), work / "baseline"),
+        "this checkout": (PROJECT_DIR, work / "this_checkout"),
+    }
+    for checkout, data_dir in versions.values():
+        run_job(checkout, landing, data_dir)
 
     seconds: dict[str, list[float]] = {name: [] for name in versions}
     for _ in range(args.rounds):
-        for name, checkout in versions.items():
-            seconds[name].append(run_job(checkout, landing, work / name.replace(" ", "_")))
-    baseline = sorted(seconds["baseline"])[len(seconds["baseline"]) // 2]
+        for name, (checkout, data_dir) in versions.items():
+            seconds[name].append(run_job(checkout, landing, data_dir))
+    baseline = median(seconds["baseline"])
     print(f"{args.days} days of demo data, a run with nothing new, {args.rounds} alternated rounds")
     for name, times in seconds.items():
-        median = sorted(times)[len(times) // 2]
         listed = ", ".join(f"{t:.1f}" for t in times)
-        print(f"  {name:<14} median {median:5.1f} s  ({median / baseline:.0%} of the baseline)  [{listed}]")
+        print(f"  {name:<14} median {median(times):5.1f} s  ({median(times) / baseline:.0%} of the baseline)  [{listed}]")
 
 
 if __name__ == "__main__":

@@ -13,8 +13,9 @@
     Everything is reopened (`-infinity`) on a full refresh, on the first build, and when the
     project's models, macros or seeds (metric config, promotion calendar, analyst feedback),
     the masking salt, a var given on the command line, or the thresholds file in force
-    (int_metric_configs_resolved), changed since the last complete build; nothing (`infinity`) when no load is new. Whole days are reopened,
-    so a day's last hour and its day cell always agree. A backfill (var `reprocess_from_date`)
+    (int_metric_configs_resolved), changed since the last complete build; nothing
+    (`infinity`) when no load is new. Whole days are reopened, so a day's last hour and its
+    day cell always agree. A backfill (var `reprocess_from_date`)
     reopens from its first day on top of this (macro reprocess_from). -#}
 {#- New loads of these sources extend these metric series (conversion rate counts orders). -#}
 {%- set series_fed_by = {
