@@ -115,14 +115,15 @@ candidates as (
         is_complete_period
             and not is_confirmed_anomaly
             and planned_event is null as is_baseline_candidate,
-        -- a shop shut on Saturdays: nothing on this weekday for three weeks running while the
-        -- rest of the week traded. Such a day is no quiet day of the series, so the robust
-        -- baselines (which mix all weekdays) leave it out; the seasonal one keeps it.
+        -- a shop shut on Saturdays: nothing on this weekday for three weeks running (or on
+        -- every one of them in a younger series) while the rest of the week traded. Such a day
+        -- is no quiet day of the series, so the robust baselines (which mix all weekdays) leave
+        -- it out; the seasonal one keeps it.
         coalesce(
             grain = 'day'
             and volume = 0
             and max(volume) over same_weekday = 0
-            and count(volume) over same_weekday = 3
+            and count(volume) over same_weekday = least(3, datediff('day', first_period_start, period_start) // 7)
             and max(volume) over previous_week > 0,
             false
         ) as is_closed_weekday,

@@ -6,7 +6,9 @@
     forecast the recent past better is primary: the seasonal one (for metrics with weekly
     seasonality and at least var `seasonal_min_weeks` weeks of same-slot history) when its
     mean absolute error over the same weekday (hour of week) in the previous
-    `seasonal_weeks` weeks is no larger than the robust z's, else the robust z. So a busy
+    `seasonal_weeks` weeks is no larger than the robust z's, else the robust z. A closed
+    weekday (`is_closed_weekday`) is judged by the seasonal model alone, and is cold start
+    until that has its weeks. So a busy
     Saturday is judged against Saturdays while ordinary weekdays keep the steadier 28-day
     median. A mean, not a median, of the errors: a median would shrug off the odd bad miss.
     The primary model gives the expected value, scale and residual that the report shows
@@ -39,8 +41,10 @@ joined as (
             when prepared.is_hour_cold_start then robust_scores.robust_history >= 24
             else prepared.history_periods >= prepared.min_history
                 and robust_scores.robust_history >= least(prepared.min_history, {{ var("min_baseline_values", 7) }})
-        end as has_robust_history,
-        has_robust_history
+        end as is_past_cold_start,
+        -- the robust z mixes all weekdays: no yardstick for a weekday the shop is closed on
+        is_past_cold_start and not prepared.is_closed_weekday as has_robust_history,
+        is_past_cold_start
             and prepared.seasonality = 'weekly'
             and seasonal_scores.seasonal_history >= {{ var("seasonal_min_weeks", 3) }} as has_seasonal_history,
     from prepared
@@ -81,13 +85,14 @@ model_choice as (
     select
         *,
         has_seasonal_history
-            and coalesce(seasonal_recent_error <= robust_recent_error, true) as is_seasonal_primary,
+            and (not has_robust_history or coalesce(seasonal_recent_error <= robust_recent_error, true))
+            as is_seasonal_primary,
     from recent_errors
 ),
 
 final as (
     select
-        *,
+        * exclude (is_past_cold_start),
         case
             when is_seasonal_primary then 'seasonal'
             when has_robust_history then 'robust_z'
