@@ -2,8 +2,12 @@
     incident's own events and evidence in the other sources: email sends and social spikes
     from `incident_driver_lead_hours` before the incident to the end of its first period,
     orders versus sessions, the promotion planned for its first day. The first matching rule
-    wins, most specific first. -#}
+    wins, most specific first. A send explains a rise in visits or orders only while the
+    campaign still brings its own (tagged) visits and orders: at least
+    `incident_driver_min_campaign_share` of the rise's excess over expected in its first
+    period; sends go out every few days, so one is nearly always within the lead hours. -#}
 {%- set lead_hours = var('incident_driver_lead_hours', 48) -%}
+{%- set min_campaign_share = var('incident_driver_min_campaign_share', 0.1) -%}
 {%- set social_attention_metrics = "('impressions', 'engagement_rate', 'clicks', 'mentions')" -%}
 
 with
@@ -22,6 +26,14 @@ events as (
 
 email_events as (
     select * from {{ ref('stg_email__events') }}
+),
+
+interaction_events as (
+    select * from {{ ref('stg_interactions__events') }}
+),
+
+order_lines as (
+    select * from {{ ref('stg_transactions__order_lines') }}
 ),
 
 promotion_calendar as (
@@ -52,6 +64,32 @@ email_sends as (
     from email_events
     where event_type = 'sent'
     group by campaign_id
+),
+
+campaign_visits as (
+    -- visits and orders tagged with a campaign, by hour
+    select campaign_id, date_trunc('hour', occurred_at) as hour_start, count(distinct session_id) as visits,
+    from interaction_events
+    where campaign_id is not null
+    group by all
+    union all
+    select campaign_id, date_trunc('hour', ordered_at) as hour_start, count(distinct order_id) as visits,
+    from order_lines
+    where campaign_id is not null
+    group by all
+),
+
+first_period_excess as (
+    -- how far visits or orders rose above expected in the incident's first period
+    select
+        incident_windows.incident_id,
+        max(events_with_incident.observed - events_with_incident.expected) as excess,
+    from incident_windows
+    inner join events_with_incident using (incident_id)
+    where events_with_incident.metric in ('sessions', 'orders')
+        and events_with_incident.direction = 'spike'
+        and events_with_incident.period_start < incident_windows.first_period_end
+    group by incident_windows.incident_id
 ),
 
 own_signals as (
@@ -128,16 +166,34 @@ social_spikes_before as (
     group by incident_windows.incident_id
 ),
 
-email_sends_before as (
+sends_before as (
     select
         incident_windows.incident_id,
-        arg_max(email_sends.campaign_name, email_sends.first_sent_at) as sent_campaign,
-        max(email_sends.first_sent_at) as sent_at,
+        email_sends.campaign_name,
+        email_sends.first_sent_at,
+        coalesce(sum(campaign_visits.visits), 0) as campaign_visits,
     from incident_windows
     inner join email_sends
         on email_sends.first_sent_at >= incident_windows.started_at - interval {{ lead_hours }} hours
         and email_sends.first_sent_at < incident_windows.first_period_end
-    group by incident_windows.incident_id
+    left join campaign_visits
+        on campaign_visits.campaign_id = email_sends.campaign_id
+        and campaign_visits.hour_start >= incident_windows.started_at
+        and campaign_visits.hour_start < incident_windows.first_period_end
+    group by all
+),
+
+email_sends_before as (
+    -- the send bringing the most visits while the incident began, the latest of equals
+    select
+        sends_before.incident_id,
+        arg_max(sends_before.campaign_name, (sends_before.campaign_visits, sends_before.first_sent_at)) as sent_campaign,
+        arg_max(sends_before.first_sent_at, (sends_before.campaign_visits, sends_before.first_sent_at)) as sent_at,
+        max(sends_before.campaign_visits) >= {{ min_campaign_share }} * max(first_period_excess.excess)
+            as campaign_brought_the_rise,
+    from sends_before
+    left join first_period_excess using (incident_id)
+    group by sends_before.incident_id
 ),
 
 planned_days as (
@@ -165,6 +221,7 @@ evidence as (
         social_spikes_before.viral_platform,
         email_sends_before.sent_campaign,
         email_sends_before.sent_at,
+        email_sends_before.campaign_brought_the_rise,
         planned_days.promotion_name,
     from incidents
     inner join own_signals using (incident_id)
@@ -188,7 +245,9 @@ classified as (
             when bounces_rose then 'email_deliverability'
             when social_buzz or (social_spiked_before and (sessions_rose or orders_rose)) then 'viral_social_post'
             when promotion_name is not null and direction = 'spike' then 'planned_promotion'
-            when sent_campaign is not null and (sessions_rose or orders_rose or deliveries_rose) then 'email_campaign'
+            when sent_campaign is not null
+                and (deliveries_rose or ((sessions_rose or orders_rose) and campaign_brought_the_rise))
+                then 'email_campaign'
             when ended_at - started_at >= interval 3 days then 'lasting_change'
             else 'unexplained'
         end as driver_code,
