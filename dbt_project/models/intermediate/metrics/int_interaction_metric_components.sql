@@ -2,11 +2,12 @@
     Sessions are counted in the hour they start, with the channel and device of their first
     event; funnel rates are shares of sessions reaching a step. `conversion_rate` joins the
     two sources: orders (transactions) per session (interactions), for the total and per
-    channel (orders carry no device). Event counts are per event hour and the event's own
-    channel and device; their volume is the sessions they come from, and they carry the sum
-    of each session's squared count of them in the hour (how clumped they are). Bot sessions
-    stay in: a bot burst must move the numbers. Sessions and events with a campaign id are
-    also counted apart (campaign-attributed traffic). -#}
+    channel (orders carry no device), counting only orders of channels that have sessions (a
+    store or marketplace order never had a visit to convert). Event counts are per event hour
+    and the event's own channel and device; their volume is the sessions they come from, and
+    they carry the sum of each session's squared count of them in the hour (how clumped they
+    are). Bot sessions stay in: a bot burst must move the numbers. Sessions and events with a
+    campaign id are also counted apart (campaign-attributed traffic). -#}
 {%- set segments = {
     "total": "'all'",
     "channel": "channel",
@@ -42,6 +43,10 @@ sessions as (
     having {{ reprocessed_periods("min(occurred_at)") }}
 ),
 
+session_channels as (
+    select distinct channel from events
+),
+
 orders as (
     select
         order_id,
@@ -51,6 +56,7 @@ orders as (
     where order_id in (select order_id from order_lines where {{ reprocessed_periods("ordered_at") }})
     group by order_id
     having {{ reprocessed_periods("min(ordered_at)") }}
+        and arg_min(channel, line_number) in (select channel from session_channels)
 ),
 
 segmented_sessions as (
@@ -132,7 +138,8 @@ conversion_metrics as (
         period_start,
         component.*,
     from hourly_orders
-    full outer join hourly_sessions using (segment_type, segment_value, period_start)
+    full outer join (select * from hourly_sessions where segment_type <> 'device') as hourly_sessions
+        using (segment_type, segment_value, period_start)
     cross join unnest([
         {{ metric_component("'conversion_rate'", 'rate', 'coalesce(orders, 0)', 'coalesce(sessions, 0)', 'coalesce(sessions, 0)', unit='percent') }},
     ]) as components(component)
