@@ -46,11 +46,14 @@ def _root_cause(error: SerializableErrorInfo) -> str:
     return error.message.strip()
 
 
-def _partition_range_tags(partition_range: tuple[str, str] | None) -> dict[str, str]:
+def _partition_args(partition_range: tuple[str, str] | None) -> dict[str, Any]:
+    """One day as the sensor, the schedules and the Dagster UI name it, or a range of days."""
     from orchestration.assets.transformation import current_partition_key
 
     first, last = partition_range or (current_partition_key(),) * 2
-    return {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
+    if first == last:
+        return {"partition_key": first}
+    return {"tags": {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}}
 
 
 def run_pipeline(
@@ -91,7 +94,7 @@ def run_pipeline(
             resources=build_resources(warehouse),
             raise_on_error=False,
             run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-            tags=_partition_range_tags(partition_range),
+            **_partition_args(partition_range),
         )
     metadata = {
         event.asset_key.to_user_string(): {k: v.value for k, v in event.materialization.metadata.items()}

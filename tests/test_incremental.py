@@ -155,15 +155,28 @@ def test_a_run_with_nothing_new_reopens_nothing(incremental_runs) -> None:
     assert warehouse.query("select count(*), max(period_start) from marts.fct_metric_observations") == before
 
 
+def test_a_file_without_rows_reopens_nothing(incremental_runs) -> None:
+    warehouse, _ = incremental_runs
+    landing = warehouse.data_dir / "landing"
+    header = next((landing / "transactions").rglob("*.csv")).read_text().splitlines()[0]
+    (landing / "transactions" / "header_only.csv").write_text(header + "\n")
+    ingest_and_build(warehouse, landing)
+    assert warehouse.query("select loaded_rows from raw.load_ledger order by load_id desc limit 1") == [(0,)]
+    assert warehouse.query("select reason from intermediate.int_periods_reopened") == [("up_to_date",)]
+
+
+# a range of days, and one day: Dagster names a run of one partition differently (as the UI's
+# "Launch 1 run" does)
+@pytest.mark.parametrize("last_day", ["2026-06-07", "2026-06-01"])
 def test_a_backfill_recomputes_the_detection_partitions_from_its_first_day(
-    incremental_runs, monkeypatch: pytest.MonkeyPatch
+    incremental_runs, monkeypatch: pytest.MonkeyPatch, last_day: str
 ) -> None:
     warehouse, _ = incremental_runs
     # the salt of the builds before it (another salt would reopen everything)
     monkeypatch.setenv(ENV_MASKING_SALT, TEST_SALT)
     before = warehouse.query("select count(*), sum(hash(t)) from marts.fct_metric_observations as t")
     exit_code = main([
-        "backfill", "--from", "2026-06-01", "--to", "2026-06-07",
+        "backfill", "--from", "2026-06-01", "--to", last_day,
         "--data-dir", str(warehouse.data_dir), "--landing", str(warehouse.data_dir / "landing"),
     ])  # fmt: skip
     assert exit_code == 0
@@ -171,6 +184,8 @@ def test_a_backfill_recomputes_the_detection_partitions_from_its_first_day(
         "select reason, reprocessed_from from ops.incremental_builds order by built_at desc limit 1"
     )
     assert last_build == [("partition_requested", datetime(2026, 6, 1))]
+    # the decision the Dagster UI shows says so too
+    assert warehouse.query("select reason, reprocess_from from intermediate.int_periods_reopened") == last_build
     # the same inputs give the same rows
     assert warehouse.query("select count(*), sum(hash(t)) from marts.fct_metric_observations as t") == before
 

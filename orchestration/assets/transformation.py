@@ -111,8 +111,10 @@ def _build_dbt_assets(name: str, select: str, exclude: str | None = None, partit
     def _dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource) -> Iterator[Any]:
         warehouse.settings()  # exports the warehouse path and masking salt for the dbt subprocess
         args = ["build"]
-        # the current day's partition is what every ordinary run names: only older days are a backfill
-        if context.has_partition_key_range and context.partition_key_range.start < current_partition_key():
+        # the current day's partition is what every ordinary run names: only older days are a
+        # backfill, of one day (the UI's "Launch 1 run") or of a range
+        partitioned = context.has_partition_key or context.has_partition_key_range
+        if partitioned and context.partition_key_range.start < current_partition_key():
             args += ["--vars", json.dumps({"reprocess_from_date": context.partition_key_range.start})]
         invocation = dbt.cli(args, context=context)
         yield from with_row_counts(context, invocation.stream(), warehouse)

@@ -91,15 +91,13 @@
         {%- do succeeded.append(result.node.unique_id) -%}
     {%- endfor -%}
     {%- if reprocessing_models and (succeeded | unique | list | length) == (reprocessing_models | length) -%}
-        {%- set requested_from = requested_reprocess_from() %}
         insert into {{ incremental_builds_relation() }} (
             through_load_id, code_fingerprint, reprocessed_from, reason, built_at, config_fingerprint
         )
         select
             through_load_id,
             code_fingerprint,
-            least(reprocess_from, {{ requested_from }}),
-            case when {{ requested_from }} < reprocess_from then 'partition_requested' else reason end,
+            {{ with_requested_reprocess_from("reprocess_from", "reason") }}
             now()::timestamp,
             config_fingerprint,
         from {{ previous_state("int_periods_reopened") }}

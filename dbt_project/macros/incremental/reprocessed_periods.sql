@@ -36,6 +36,13 @@
     {{ return("cast(cast('" ~ requested ~ "' as date) as timestamp)" if requested else "'infinity'::timestamp") }}
 {%- endmacro %}
 
+{#- A decided first period and its reason with var `reprocess_from_date` on top: the earlier
+    of the two, and `partition_requested` when it is the requested day (two columns). -#}
+{% macro with_requested_reprocess_from(reprocess_from, reason) -%}
+    least({{ reprocess_from }}, {{ requested_reprocess_from() }}) as reprocess_from,
+    case when {{ requested_reprocess_from() }} < {{ reprocess_from }} then 'partition_requested' else {{ reason }} end as reason,
+{%- endmacro %}
+
 {#- An incremental run of an existing table (unit tests always build from their given rows). -#}
 {% macro is_reprocessing() -%}
     {{ return(model.resource_type != "unit_test" and is_incremental()) }}

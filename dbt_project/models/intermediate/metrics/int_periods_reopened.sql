@@ -15,8 +15,9 @@
     the masking salt, a var given on the command line, or the thresholds file in force
     (int_metric_configs_resolved), changed since the last complete build; nothing
     (`infinity`) when no load is new. Whole days are reopened, so a day's last hour and its
-    day cell always agree. A backfill (var `reprocess_from_date`)
-    reopens from its first day on top of this (macro reprocess_from). -#}
+    day cell always agree. A backfill (var `reprocess_from_date`) reopens from its first day on
+    top of this (`partition_requested`; macro reprocess_from applies it too, for a run of the
+    detection models alone). -#}
 {#- New loads of these sources extend these metric series (conversion rate counts orders). -#}
 {%- set series_fed_by = {
     "transactions": ["transactions"],
@@ -67,7 +68,9 @@ new_loads as (
         -- social rows are stamped with the end of their interval: 00:00 counts in the day before
         case source when 'social' then reopens_from - interval 1 microsecond else reopens_from end as reopens_from,
     from loads
+    -- a load without usable rows (a header only, every row quarantined) reopens nothing
     where load_id > (select through_load_id from seen_through)
+        and loaded_rows > 0
 ),
 
 reopened_sessions as (
@@ -153,7 +156,7 @@ build_reasons as (
     left join last_complete_build on true
 ),
 
-final as (
+decisions as (
     select
         coalesce(through_load_id, 0) as through_load_id,
         code_fingerprint,
@@ -165,6 +168,15 @@ final as (
         end as reprocess_from,
         reason,
     from build_reasons
+),
+
+final as (
+    select
+        through_load_id,
+        code_fingerprint,
+        config_fingerprint,
+        {{ with_requested_reprocess_from("reprocess_from", "reason") }}
+    from decisions
 )
 
 select * from final
