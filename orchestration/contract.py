@@ -6,6 +6,7 @@ contract in code.
 """
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Literal
 
 ColumnType = Literal["string", "integer", "decimal", "timestamp"]
@@ -26,6 +27,24 @@ DEVICES = ("desktop", "mobile", "tablet", "other")
 PLATFORMS = ("instagram", "tiktok", "facebook", "x", "youtube", "other")
 EMAIL_EVENT_TYPES = ("sent", "delivered", "open", "click", "bounce", "unsubscribe", "spam_complaint")
 
+# Plausibility bounds: a value outside them is quarantined as out_of_range (docs/input-contract.md,
+# "Limits"). Every timestamp column must lie from EARLIEST_EVENT_TIME to the load time plus
+# FUTURE_TOLERANCE (both naive UTC, like the raw tables): nothing the shop records predates 2000,
+# and one row dated in the future stretches every downstream series to that date, which then
+# reports its empty periods as anomalies. The tolerance allows for clock skew and time zones.
+EARLIEST_EVENT_TIME = datetime(2000, 1, 1)
+FUTURE_TOLERANCE = timedelta(days=1)
+# Amounts stay within what DECIMAL(18, 4) holds downstream (just under 1e14): the largest line,
+# MAX_QUANTITY x MAX_UNIT_PRICE = 1e13, still fits after conversion to the reporting currency at
+# any rate down to 0.2 units per reporting-currency unit (the strongest currency, the Kuwaiti
+# dinar, is about 0.3 per euro). A real shop never reaches them.
+MAX_QUANTITY = 1_000_000
+MAX_UNIT_PRICE = 10_000_000
+# A discount is for the whole line, so it may be as large as the largest line.
+MAX_DISCOUNT_AMOUNT = MAX_QUANTITY * MAX_UNIT_PRICE
+# Counts for one interval; downstream adds likes + comments + shares as BIGINT (about 9.2e18).
+MAX_SOCIAL_COUNT = 1_000_000_000_000
+
 
 @dataclass(frozen=True)
 class Column:
@@ -36,6 +55,8 @@ class Column:
     min_value: float | None = None
     # Strictly greater than min_value (quantity > 0) rather than >= (unit_price >= 0).
     min_exclusive: bool = False
+    # Inclusive; keeps values within what the downstream types can hold.
+    max_value: float | None = None
     default: str | None = None
     pii: bool = False
     max_length: int | None = None
@@ -73,9 +94,9 @@ TRANSACTIONS = SourceSpec(
         Column("channel", required=True, enum=CHANNELS),
         Column("sku", required=True),
         Column("category"),
-        Column("quantity", "integer", required=True, min_value=0, min_exclusive=True),
-        Column("unit_price", "decimal", required=True, min_value=0),
-        Column("discount_amount", "decimal", default="0", min_value=0),
+        Column("quantity", "integer", required=True, min_value=0, min_exclusive=True, max_value=MAX_QUANTITY),
+        Column("unit_price", "decimal", required=True, min_value=0, max_value=MAX_UNIT_PRICE),
+        Column("discount_amount", "decimal", default="0", min_value=0, max_value=MAX_DISCOUNT_AMOUNT),
         Column("currency", required=True, max_length=3),
         Column("status", required=True, enum=TRANSACTION_STATUSES),
         Column("country", max_length=2),
@@ -115,12 +136,12 @@ SOCIAL = SourceSpec(
         Column("post_id"),
         Column("campaign_id"),
         Column("metric_ts", "timestamp", required=True),
-        Column("impressions", "integer", min_value=0),
-        Column("likes", "integer", min_value=0),
-        Column("comments", "integer", min_value=0),
-        Column("shares", "integer", min_value=0),
-        Column("clicks", "integer", min_value=0),
-        Column("mentions", "integer", min_value=0),
+        Column("impressions", "integer", min_value=0, max_value=MAX_SOCIAL_COUNT),
+        Column("likes", "integer", min_value=0, max_value=MAX_SOCIAL_COUNT),
+        Column("comments", "integer", min_value=0, max_value=MAX_SOCIAL_COUNT),
+        Column("shares", "integer", min_value=0, max_value=MAX_SOCIAL_COUNT),
+        Column("clicks", "integer", min_value=0, max_value=MAX_SOCIAL_COUNT),
+        Column("mentions", "integer", min_value=0, max_value=MAX_SOCIAL_COUNT),
     ),
 )
 

@@ -7,6 +7,7 @@ landed row is in exactly one of the two tables and a crash never leaves half a f
 """
 
 import hashlib
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,9 +17,22 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.contract import LANDING_SUFFIXES, SOURCES, Column, SourceSpec
+from orchestration.contract import (
+    EARLIEST_EVENT_TIME,
+    FUTURE_TOLERANCE,
+    LANDING_SUFFIXES,
+    SOURCES,
+    Column,
+    SourceSpec,
+)
 from orchestration.ingestion_readers import LandedBatch, landed_batch
-from orchestration.ingestion_sql import RAW_TYPES, quote_identifier, quote_literal, validation_sql
+from orchestration.ingestion_sql import (
+    RAW_TYPES,
+    TimestampBounds,
+    quote_identifier,
+    quote_literal,
+    validation_sql,
+)
 
 LABEL_COLUMNS: tuple[Column, ...] = (
     Column("label_id", required=True),
@@ -197,8 +211,17 @@ def _utc_naive(moment: datetime | None) -> datetime:
     return moment.astimezone(timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
 
 
-def _typed_rows_sql(columns: tuple[Column, ...], batch: LandedBatch) -> str:
-    return validation_sql(columns, batch.select_sql, batch.column_expressions(columns), batch.raw_content_sql())
+def event_time_bounds(loaded_at: datetime) -> TimestampBounds:
+    """The times a landed timestamp may hold in a load at `loaded_at` (naive UTC)."""
+    return EARLIEST_EVENT_TIME, loaded_at + FUTURE_TOLERANCE
+
+
+def _typed_rows_sql(
+    columns: tuple[Column, ...], batch: LandedBatch, timestamp_bounds: TimestampBounds | None = None
+) -> str:
+    return validation_sql(
+        columns, batch.select_sql, batch.column_expressions(columns), batch.raw_content_sql(), timestamp_bounds
+    )
 
 
 def _is_loaded(con: duckdb.DuckDBPyConnection, source: str, file_hash: str) -> bool:
@@ -288,7 +311,8 @@ def _load_file(
     with _transaction(con):
         load_id = _scalar(con, "select coalesce(max(load_id), 0) + 1 from raw.load_ledger")
         with landed_batch(con, path) as batch:
-            con.execute(f"create or replace temp table {_VALIDATED} as {_typed_rows_sql(spec.columns, batch)}")
+            typed_rows = _typed_rows_sql(spec.columns, batch, event_time_bounds(loaded_at))
+            con.execute(f"create or replace temp table {_VALIDATED} as {typed_rows}")
         quarantine_by_reason = dict(
             con.execute(f"select reason_code, count(*) from {_VALIDATED} group by reason_code").fetchall()
         )
@@ -330,7 +354,8 @@ def ingest_source(
             file_path = path.relative_to(landing_dir).as_posix()
             try:
                 loaded = _load_file(con, spec, path, file_path, file_hash, loaded_at)
-            except (OSError, EOFError, UnicodeError, duckdb.Error) as error:
+            # zlib.error: a .csv.gz whose compressed data is corrupt (gzip raises it, not OSError).
+            except (OSError, EOFError, UnicodeError, zlib.error, duckdb.Error) as error:
                 # Fail the run naming the file: it is immutable, so someone must replace or remove it.
                 raise LandedFileError(f"cannot load {file_path}: {error}") from error
             report.add(loaded)
@@ -351,6 +376,7 @@ def load_labels(con: duckdb.DuckDBPyConnection, labels_path: Path) -> int:
     with utc_session(con), _transaction(con):
         if labels_path.is_file():
             with landed_batch(con, labels_path) as batch:
+                # No time bounds: labels describe the generated rows, which ingestion bounds itself.
                 con.execute(f"create or replace temp table {_VALIDATED} as {_typed_rows_sql(LABEL_COLUMNS, batch)}")
             problems = con.execute(
                 f"select _line_number, reason_code, reason_detail from {_VALIDATED} "

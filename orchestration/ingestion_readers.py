@@ -4,12 +4,17 @@ Every reader yields the same shape, so one generated SQL statement can validate 
 `_line_number`, `_structure_reason` / `_structure_detail` (set when the row could not even be
 split into columns), `_raw_content` (JSON of the row when the reader already has it) and one
 VARCHAR column `landed_<i>` per column found in the file.
+
+Landed text must be UTF-8. A CSV record or JSONL line holding bytes that are not is
+`invalid_encoding`, kept with those bytes written as `\\xNN`; the rest of its file loads.
 """
 
+import codecs
 import csv
 import gc
 import gzip
 import json
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +33,11 @@ from orchestration.ingestion_sql import cleaned_text_sql, quote_identifier, quot
 LANDED_VIEW = "_landed_file"
 # Python's csv default (128 KiB) would fail a whole file for one oversized free-text field.
 _CSV_FIELD_SIZE_LIMIT = 64 * 1024 * 1024
+# Decoding with surrogateescape reads each byte that is not UTF-8 as one of these lone
+# surrogates, which valid text never holds: they mark the rows to quarantine.
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
+_INVALID_ENCODING = "invalid_encoding"
+_INVALID_ENCODING_DETAIL = "{} holds bytes that are not UTF-8 (kept as \\xNN in raw_content)"
 
 
 def landed_column(index: int) -> str:
@@ -84,9 +94,15 @@ def landed_batch(con: duckdb.DuckDBPyConnection, path: Path) -> Iterator[LandedB
 
 
 def _open_text(path: Path) -> IO[str]:
-    # utf-8-sig drops a byte-order mark; bad bytes become U+FFFD rather than failing the file.
+    # utf-8-sig drops a byte-order mark. Bytes that are not UTF-8 become lone surrogates rather
+    # than failing the file (or U+FFFD, which would load altered text): see _records_tables.
     opener = gzip.open if path.name.lower().endswith(".gz") else open
-    return opener(path, "rt", encoding="utf-8-sig", errors="replace", newline="")
+    return opener(path, "rt", encoding="utf-8-sig", errors="surrogateescape", newline="")
+
+
+def _escaped(text: str) -> str:
+    """`text` read with surrogateescape, its bytes that are not UTF-8 written as `\\xNN`."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 @contextmanager
@@ -129,6 +145,33 @@ def _text_table(
     return pa.table(arrays)
 
 
+def _columns(records: list[list[str]], width: int) -> list[tuple[str, ...]]:
+    return list(zip(*records)) if records else [()] * width
+
+
+def _records_tables(line_numbers: list[int], records: list[list[str]], width: int) -> list[pa.Table]:
+    """Well-formed records; those holding bytes that are not UTF-8 are `invalid_encoding`."""
+    try:
+        return [_text_table(line_numbers, _columns(records, width), width)]
+    except UnicodeEncodeError:
+        # Arrow takes UTF-8 only, so some record holds a lone surrogate. Only now, in a file that
+        # has one, is it worth checking record by record.
+        pass
+    valid_lines, valid, invalid_lines, invalid = [], [], [], []
+    for line, record in zip(line_numbers, records):
+        if _NOT_UTF8.search("".join(record)):
+            invalid_lines.append(line)
+            invalid.append([_escaped(value) for value in record])
+        else:
+            valid_lines.append(line)
+            valid.append(record)
+    details = [_INVALID_ENCODING_DETAIL.format("record")] * len(invalid)
+    return [
+        _text_table(valid_lines, _columns(valid, width), width),
+        _text_table(invalid_lines, _columns(invalid, width), width, _INVALID_ENCODING, details),
+    ]
+
+
 def _csv_table(path: Path) -> tuple[pa.Table, tuple[str, ...]]:
     """Parse an RFC 4180 CSV; a record whose field count differs from the header's is malformed."""
     csv.field_size_limit(max(csv.field_size_limit(), _CSV_FIELD_SIZE_LIMIT))
@@ -148,18 +191,54 @@ def _csv_table(path: Path) -> tuple[pa.Table, tuple[str, ...]]:
             elif record:  # a blank line is no record at all
                 bad_lines.append(first_line)
                 bad_details.append(f"record has {len(record)} fields, the header has {width}")
-                bad_contents.append(json.dumps(record, ensure_ascii=False))
-        good = _text_table(line_numbers, list(zip(*records)) if records else [()] * width, width)
+                bad_contents.append(json.dumps([_escaped(value) for value in record], ensure_ascii=False))
+        good = _records_tables(line_numbers, records, width)
         bad = _text_table(bad_lines, None, width, "malformed_row", bad_details, bad_contents)
-    return pa.concat_tables([good, bad]), tuple(header)
+    # A header name that is not UTF-8 matches no contract column: it is an extra column.
+    return pa.concat_tables([*good, bad]), tuple(_escaped(name) for name in header)
 
 
 def _jsonl_lines(path: Path) -> pa.Table:
-    """Every line with its 1-based number; JSON text cannot hold a raw newline."""
-    text = path.read_bytes().decode("utf-8-sig", errors="replace")
+    """Every line with its 1-based number and whether it holds bytes that are not UTF-8.
+
+    JSON text cannot hold a raw newline.
+    """
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return _jsonl_lines_not_all_utf8(data)
     # Split in Arrow: a Python list of half a million lines costs more than the rest of the load.
     lines = pc.split_pattern(pa.array([text], pa.large_string()), "\n").flatten()
-    return pa.table({"_line_number": pa.array(range(1, len(lines) + 1), pa.int64()), "_line": lines})
+    return pa.table(
+        {
+            "_line_number": pa.array(range(1, len(lines) + 1), pa.int64()),
+            "_line": lines,
+            "_not_utf8": pa.repeat(False, len(lines)),
+        }
+    )
+
+
+def _jsonl_lines_not_all_utf8(data: bytes) -> pa.Table:
+    """Line by line, for the rare file with bytes that are not UTF-8; such lines keep them as `\\xNN`.
+
+    A newline byte never occurs inside a UTF-8 sequence, so splitting the bytes splits no character.
+    """
+    lines, not_utf8 = [], []
+    for line in data.removeprefix(codecs.BOM_UTF8).split(b"\n"):
+        try:
+            lines.append(line.decode("utf-8"))
+            not_utf8.append(False)
+        except UnicodeDecodeError:
+            lines.append(line.decode("utf-8", "backslashreplace"))
+            not_utf8.append(True)
+    return pa.table(
+        {
+            "_line_number": pa.array(range(1, len(lines) + 1), pa.int64()),
+            "_line": pa.array(lines, pa.large_string()),
+            "_not_utf8": pa.array(not_utf8, pa.bool_()),
+        }
+    )
 
 
 def _json_pointer(key: str) -> str:
@@ -167,16 +246,20 @@ def _json_pointer(key: str) -> str:
 
 
 def _jsonl_batch(con: duckdb.DuckDBPyConnection) -> LandedBatch:
-    """Extract every key any object line has; blank lines are skipped, other non-objects are `invalid_json`."""
+    """Extract every key any object line has; blank lines are skipped, other non-objects are `invalid_json`.
+
+    A line with bytes that are not UTF-8 is `invalid_encoding` even if its escaped text parses.
+    """
     # CASE, unlike AND/OR, guarantees json_type never sees text that is not JSON and trim (slow on
     # long text) only runs on the few lines that do not parse.
     objects = f"""
         select
             _line_number,
             _line,
+            _not_utf8,
             is_json,
-            case when is_json then json_type(_line) = 'OBJECT' else false end as is_object,
-        from (select _line_number, _line, json_valid(_line) as is_json from {LANDED_VIEW})
+            case when is_json and not _not_utf8 then json_type(_line) = 'OBJECT' else false end as is_object,
+        from (select _line_number, _line, _not_utf8, json_valid(_line) as is_json from {LANDED_VIEW})
         where case when is_json then true else {cleaned_text_sql("_line")} is not null end
     """
     keys = tuple(
@@ -193,8 +276,12 @@ def _jsonl_batch(con: duckdb.DuckDBPyConnection) -> LandedBatch:
     select_sql = f"""
         select
             _line_number,
-            case when not is_object then 'invalid_json' end as _structure_reason,
             case
+                when _not_utf8 then {quote_literal(_INVALID_ENCODING)}
+                when not is_object then 'invalid_json'
+            end as _structure_reason,
+            case
+                when _not_utf8 then {quote_literal(_INVALID_ENCODING_DETAIL.format("line"))}
                 when not is_json then 'line is not valid JSON'
                 when not is_object then 'line is JSON but not an object'
             end as _structure_detail,

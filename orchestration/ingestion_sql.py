@@ -5,6 +5,7 @@ type and names the first rule the row breaks (or none), so validation runs vecto
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from orchestration.contract import Column, ColumnType
 
@@ -21,6 +22,8 @@ _WHITESPACE = " \t\r\n"
 _INTEGER_PATTERN = r"[+-]?[0-9]+(\.0*)?"
 _EPOCH_PATTERN = r"[+-]?[0-9]+(\.[0-9]+)?"
 _TYPE_PROBLEM = {"integer": "an integer", "decimal": "a decimal number", "timestamp": "a timestamp"}
+# (earliest, latest) naive UTC time a timestamp column may hold.
+TimestampBounds = tuple[datetime, datetime]
 
 
 def quote_identifier(name: str) -> str:
@@ -60,6 +63,19 @@ def typed_value_sql(column: Column, text: str) -> str:
     return text
 
 
+def _number_sql(value: float) -> str:
+    # Not :g, which writes 1000000 as 1e+06.
+    return str(int(value)) if float(value).is_integer() else repr(value)
+
+
+def _number_text(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,}"
+
+
+def _timestamp_literal(moment: datetime) -> str:
+    return f"timestamp {quote_literal(moment.isoformat(sep=' '))}"
+
+
 def _normalised_enum_sql(text: str) -> str:
     # "Social Shop" and "social-shop" both mean social_shop.
     return f"lower(regexp_replace({text}, '[\\s-]+', '_', 'g'))"
@@ -81,7 +97,45 @@ def fixed_rule(condition: str, reason_code: str, reason_detail: str) -> Rule:
     return Rule(condition, quote_literal(reason_code), quote_literal(reason_detail))
 
 
-def column_rules(column: Column, text: str, typed: str) -> list[Rule]:
+def _range_rules(column: Column, typed: str, timestamp_bounds: TimestampBounds | None) -> list[Rule]:
+    """Bounds on the typed value; NULL (an absent optional value) passes them."""
+    name = column.name
+    rules = []
+    if column.min_value is not None:
+        operator = ">" if column.min_exclusive else ">="
+        bound = _number_sql(column.min_value)
+        rules.append(
+            fixed_rule(
+                f"not ({typed} {operator} {bound})",
+                "out_of_range",
+                f"{name}: must be {operator} {_number_text(column.min_value)}",
+            )
+        )
+    if column.max_value is not None:
+        rules.append(
+            fixed_rule(
+                f"not ({typed} <= {_number_sql(column.max_value)})",
+                "out_of_range",
+                f"{name}: must be <= {_number_text(column.max_value)}",
+            )
+        )
+    if column.type == "timestamp" and timestamp_bounds is not None:
+        earliest, latest = timestamp_bounds
+        # `between` is false for 'infinity' and '-infinity' too.
+        rules.append(
+            fixed_rule(
+                f"not ({typed} between {_timestamp_literal(earliest)} and {_timestamp_literal(latest)})",
+                "out_of_range",
+                f"{name}: must be between {earliest:%Y-%m-%d %H:%M:%S} and {latest:%Y-%m-%d %H:%M:%S} UTC "
+                "(an implausibly old or a future time)",
+            )
+        )
+    return rules
+
+
+def column_rules(
+    column: Column, text: str, typed: str, timestamp_bounds: TimestampBounds | None = None
+) -> list[Rule]:
     """The checks of one column, in the order they apply. Details never include the value."""
     name = column.name
     rules = []
@@ -108,12 +162,7 @@ def column_rules(column: Column, text: str, typed: str) -> list[Rule]:
                 f"{name}: longer than {column.max_length} characters",
             )
         )
-    if column.min_value is not None:
-        operator = ">" if column.min_exclusive else ">="
-        bound = f"{column.min_value:g}"
-        rules.append(
-            fixed_rule(f"not ({typed} {operator} {bound})", "out_of_range", f"{name}: must be {operator} {bound}")
-        )
+    rules.extend(_range_rules(column, typed, timestamp_bounds))
     return rules
 
 
@@ -132,13 +181,15 @@ def validation_sql(
     landed_sql: str,
     landed_expressions: dict[str, str],
     raw_content_sql: str,
+    timestamp_bounds: TimestampBounds | None = None,
 ) -> str:
     """SELECT of `_line_number`, the typed columns, `raw_content`, `reason_code`, `reason_detail`.
 
     `landed_sql` yields `_line_number`, `_structure_reason`, `_structure_detail`, `_raw_content`
     and the landed text columns; `landed_expressions` maps each contract column found in the file
     to its text expression over them; `raw_content_sql` is the row's JSON for quarantined rows
-    that the reader did not already keep in `_raw_content`.
+    that the reader did not already keep in `_raw_content`. Timestamp columns outside
+    `timestamp_bounds` are `out_of_range`; without bounds they are not range-checked.
     """
     missing_required = [c.name for c in columns if c.required and c.name not in landed_expressions]
     rules = [Rule("_structure_reason is not null", "_structure_reason", "_structure_detail")]
@@ -156,7 +207,7 @@ def validation_sql(
         cleaned.append(f"{text} as {quote_identifier(text_name)}")
         typed_sql = typed_value_sql(column, text_ref)
         typed.append(f"{typed_sql} as {quote_identifier(column.name)}")
-        rules.extend(column_rules(column, text_ref, quote_identifier(column.name)))
+        rules.extend(column_rules(column, text_ref, quote_identifier(column.name), timestamp_bounds))
     failure = failure_case_sql(rules)
     select_typed = ",\n        ".join(typed)
     select_cleaned = ",\n        ".join(cleaned)

@@ -4,8 +4,9 @@ import csv
 import gzip
 import io
 import json
+import re
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,10 +16,26 @@ import pyarrow.parquet as pq
 import pytest
 
 from orchestration import ingestion
-from orchestration.contract import EMAIL, INTERACTIONS, SOCIAL, SOURCES, TRANSACTIONS
+from orchestration.contract import (
+    EARLIEST_EVENT_TIME,
+    EMAIL,
+    FUTURE_TOLERANCE,
+    INTERACTIONS,
+    MAX_DISCOUNT_AMOUNT,
+    MAX_QUANTITY,
+    MAX_UNIT_PRICE,
+    SOCIAL,
+    SOURCES,
+    TRANSACTIONS,
+)
 from orchestration.ingestion import ensure_raw_schema, ingest_source, load_labels
+from orchestration.settings import PROJECT_DIR
 
 LOADED_AT = datetime(2026, 1, 2, 3, 4, 5)
+# What a timestamp outside 2000-01-01 .. LOADED_AT + 1 day is told.
+TIME_RANGE = (
+    "must be between 2000-01-01 00:00:00 and 2026-01-03 03:04:05 UTC (an implausibly old or a future time)"
+)
 
 GOOD_TRANSACTION = {
     "order_id": "o-1",
@@ -184,6 +201,21 @@ def test_naive_timestamps_are_utc_whatever_the_session_zone(con: duckdb.DuckDBPy
         ({"status": "lost"}, "unknown_enum", "status: not one of completed, cancelled, refunded"),
         ({"currency": "GBPX"}, "value_too_long", "currency: longer than 3 characters"),
         ({"country": "GBR"}, "value_too_long", "country: longer than 2 characters"),
+        # Valid numbers, too large for the downstream DECIMAL(18, 4) once multiplied and converted.
+        ({"quantity": "10000000000", "unit_price": "20000.00"}, "out_of_range", "quantity: must be <= 1,000,000"),
+        ({"unit_price": "10000000.01"}, "out_of_range", "unit_price: must be <= 10,000,000"),
+        ({"discount_amount": "10000000000001"}, "out_of_range", "discount_amount: must be <= 10,000,000,000,000"),
+        # Epoch milliseconds read as seconds: the year 58856.
+        ({"order_ts": "1795168800000"}, "out_of_range", f"order_ts: {TIME_RANGE}"),
+        ({"order_ts": "infinity"}, "out_of_range", f"order_ts: {TIME_RANGE}"),
+        ({"order_ts": "-infinity"}, "out_of_range", f"order_ts: {TIME_RANGE}"),
+        ({"order_ts": "0001-01-01"}, "out_of_range", f"order_ts: {TIME_RANGE}"),
+        ({"order_ts": "0"}, "out_of_range", f"order_ts: {TIME_RANGE}"),
+        ({"order_ts": "1999-12-31T23:59:59.999Z"}, "out_of_range", f"order_ts: {TIME_RANGE}"),
+        ({"order_ts": "2026-01-03T03:04:05.001Z"}, "out_of_range", f"order_ts: {TIME_RANGE}"),
+        # 2026-01-03 05:00 UTC: the offset counts.
+        ({"order_ts": "2026-01-03T00:00:00-05:00"}, "out_of_range", f"order_ts: {TIME_RANGE}"),
+        ({"order_ts": "2100-01-01T00:00:00Z"}, "out_of_range", f"order_ts: {TIME_RANGE}"),
     ],
 )
 def test_each_bad_value_is_quarantined_with_its_reason(
@@ -199,6 +231,168 @@ def test_each_bad_value_is_quarantined_with_its_reason(
     assert report.quarantine_by_reason == {reason_code: 1}
     assert quarantine(con) == [(3, reason_code, reason_detail)]
     assert rows(con, "select _line_number from raw.transactions") == [(2,)]
+
+
+def test_values_at_the_limits_load(con: duckdb.DuckDBPyConnection, landing: Path) -> None:
+    at_limits = [
+        transaction(order_ts="2000-01-01T00:00:00Z", quantity=str(MAX_QUANTITY), unit_price=str(MAX_UNIT_PRICE)),
+        transaction(order_id="o-2", order_ts="2026-01-03T03:04:05Z", discount_amount=str(MAX_DISCOUNT_AMOUNT)),
+        # 22:00 in New York is 03:00 UTC the next day: ahead of the load, within the day of tolerance.
+        transaction(order_id="o-3", order_ts="2026-01-02T22:00:00-05:00"),
+    ]
+    land(landing, "transactions", "limits.csv", csv_text(at_limits))
+    report = ingest(con, landing)
+    assert (report.loaded_rows, report.quarantined_rows) == (3, 0)
+
+
+def test_largest_allowed_line_fits_the_reporting_currency_cast(con: duckdb.DuckDBPyConnection) -> None:
+    """int_order_lines_in_reporting_currency casts amount / rate to DECIMAL(18, 4): the largest line
+    and discount must fit at the seed's strongest currency and at 0.2, room for stronger ones."""
+    rates = PROJECT_DIR / "seeds" / "exchange_rates.csv"
+    (strongest,) = con.execute(f"select min(units_per_reporting_currency) from read_csv('{rates}')").fetchone()
+    smallest_rate = min(strongest, 0.2)
+    # Raises "Could not cast value ... to DECIMAL(18,4)" when they do not.
+    amounts = con.execute(
+        """
+        select
+            cast($quantity::bigint * $price::decimal(18, 4) / $rate as decimal(18, 4)),
+            cast($discount::decimal(18, 4) / $rate as decimal(18, 4))
+        """,
+        {"quantity": MAX_QUANTITY, "price": MAX_UNIT_PRICE, "discount": MAX_DISCOUNT_AMOUNT, "rate": smallest_rate},
+    ).fetchone()
+    assert all(amount >= MAX_QUANTITY * MAX_UNIT_PRICE for amount in amounts)
+
+
+GOOD_ROWS = {
+    "transactions": GOOD_TRANSACTION,
+    "interactions": GOOD_INTERACTION,
+    "social": {"platform": "instagram", "account_handle": "@brand", "metric_ts": "2025-03-01T10:00:00Z", "likes": 3},
+    "email": {"campaign_id": "c1", "recipient_email": "a@example.com", "event_type": "open", "event_ts": "1740837802"},
+}
+
+
+@pytest.mark.parametrize("spec", [TRANSACTIONS, INTERACTIONS, SOCIAL, EMAIL], ids=lambda spec: spec.name)
+def test_every_timestamp_column_is_bounded_by_the_load_time(
+    con: duckdb.DuckDBPyConnection, landing: Path, spec
+) -> None:
+    """Without `now`, the bound is the wall clock: a row a month ahead is quarantined, not loaded."""
+    now = datetime.now(timezone.utc)
+    timestamps = [column.name for column in spec.columns if column.type == "timestamp"]
+    good = GOOD_ROWS[spec.name]
+    lines = [json.dumps({**good, **{name: (now - timedelta(hours=1)).isoformat() for name in timestamps}})]
+    for name in timestamps:
+        lines.append(json.dumps({**good, name: (now + timedelta(days=31)).isoformat()}))
+    land(landing, spec.name, "rows.jsonl", "\n".join(lines) + "\n")
+    report = ingest_source(con, spec, landing)
+    assert (report.loaded_rows, report.quarantine_by_reason) == (1, {"out_of_range": len(timestamps)})
+    details = [detail for _, _, detail in quarantine(con)]
+    assert [detail.split(":")[0] for detail in details] == timestamps
+    assert all("must be between 2000-01-01 00:00:00 and " in detail for detail in details)
+
+
+def test_social_counts_beyond_what_downstream_adds_up_are_quarantined(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
+    # likes + comments + shares would overflow BIGINT in int_social_metric_components on every run.
+    huge = {**GOOD_ROWS["social"], "post_id": "p2", "likes": 5 * 10**18, "shares": 5 * 10**18}
+    land(landing, "social", "counts.jsonl", json.dumps(GOOD_ROWS["social"]) + "\n" + json.dumps(huge) + "\n")
+    report = ingest(con, landing, "social")
+    assert report.loaded_rows == 1
+    assert quarantine(con) == [(2, "out_of_range", "likes: must be <= 1,000,000,000,000")]
+
+
+def test_documented_limits_match_the_contract() -> None:
+    text = (PROJECT_DIR / "docs" / "input-contract.md").read_text()
+    limits = text.split("\n## Limits", 1)[1]
+    documented = {
+        tuple(cell.strip() for cell in line.strip("|").split("|"))
+        for line in limits.splitlines()
+        if line.startswith("| ") and not line.startswith("| source")
+    }
+    in_code = {
+        (spec.name, column.name, f"{column.max_value:,}")
+        for spec in SOURCES.values()
+        for column in spec.columns
+        if column.max_value is not None
+    }
+    assert documented == in_code
+    assert f"from {EARLIEST_EVENT_TIME:%Y-%m-%d %H:%M:%S} UTC to the load time plus {FUTURE_TOLERANCE.days} day" in (
+        re.sub(r"\s+", " ", limits)
+    )
+
+
+# Latin-1, as a spreadsheet exports it: "é" is the single byte E9, which UTF-8 never has alone.
+LATIN_1_CATEGORY = "café_déco".encode("latin-1")
+
+
+def test_csv_records_with_bytes_that_are_not_utf8_are_quarantined(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
+    header = ",".join([*GOOD_TRANSACTION, "r\xe9gion"]).encode("latin-1")
+    good = ",".join(GOOD_TRANSACTION.values()).encode()
+    latin_1 = good.replace(b"o-1", b"o-2").replace(b",toys,", b"," + LATIN_1_CATEGORY + b",")
+    latin_1_email = good.replace(b"o-1", b"o-3").replace(b"ann@", b"\xe4nn@")
+    utf_8 = good.replace(b"o-1", b"o-4").replace(b",toys,", b"," + "café_déco".encode() + b",")
+    # Only its extra column is not UTF-8, yet the row as landed is not: it is quarantined too.
+    latin_1_extra = good.replace(b"o-1", b"o-5") + b",\xe9"
+    malformed = b"o-6," + LATIN_1_CATEGORY
+    records = [header, good + b",n", latin_1 + b",n", latin_1_email + b",n", latin_1_extra, utf_8 + b",n", malformed]
+    land(landing, "transactions", "latin1.csv.gz", gzip.compress(b"\n".join(records) + b"\n"))
+    report = ingest(con, landing)
+    assert (report.loaded_rows, report.quarantine_by_reason) == (2, {"invalid_encoding": 3, "malformed_row": 1})
+    assert rows(con, "select order_id, category from raw.transactions order by 1") == [
+        ("o-1", "toys"),
+        ("o-4", "café_déco"),
+    ]
+    detail = "record holds bytes that are not UTF-8 (kept as \\xNN in raw_content)"
+    assert quarantine(con) == [
+        (3, "invalid_encoding", detail),
+        (4, "invalid_encoding", detail),
+        (5, "invalid_encoding", detail),
+        (7, "malformed_row", "record has 2 fields, the header has 18"),
+    ]
+    landed = rows(con, "select raw_content from raw.quarantine order by _line_number")
+    contents = [json.loads(content) for (content,) in landed]
+    assert contents[0] == {**GOOD_TRANSACTION, "order_id": "o-2", "category": "caf\\xe9_d\\xe9co", "r\\xe9gion": "n"}
+    assert contents[1]["customer_email"] == "\\xe4nn@example.com"
+    assert contents[2]["r\\xe9gion"] == "\\xe9"
+    assert contents[3] == ["o-6", "caf\\xe9_d\\xe9co"]
+
+
+def test_jsonl_lines_with_bytes_that_are_not_utf8_are_quarantined(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
+    def event_line(event_id: str, sku: bytes) -> bytes:
+        return json.dumps({**GOOD_INTERACTION, "event_id": event_id, "sku": "SKU"}).encode().replace(b"SKU", sku)
+
+    good = event_line("e-1", b"sku-1")
+    latin_1 = event_line("e-2", LATIN_1_CATEGORY)
+    # A backslash, then byte E9: escaped to \\xNN, the line is valid JSON (an escaped backslash, "xe9").
+    escaped_parses = event_line("e-3", b"\\\xe9")
+    utf_8 = json.dumps({**GOOD_INTERACTION, "event_id": "e-4", "sku": "café"}, ensure_ascii=False).encode()
+    land(landing, "interactions", "events.ndjson", b"\n".join([good, latin_1, escaped_parses, b"", utf_8]) + b"\n")
+    report = ingest(con, landing, "interactions")
+    assert (report.loaded_rows, report.quarantine_by_reason) == (2, {"invalid_encoding": 2})
+    assert rows(con, "select event_id, sku from raw.interactions order by 1") == [("e-1", "sku-1"), ("e-4", "café")]
+    detail = "line holds bytes that are not UTF-8 (kept as \\xNN in raw_content)"
+    assert quarantine(con) == [(2, "invalid_encoding", detail), (3, "invalid_encoding", detail)]
+    # Each kept as its line of text, the bytes that are not UTF-8 written as \\xNN.
+    landed = rows(con, "select raw_content from raw.quarantine order by _line_number")
+    as_landed = [line.decode("latin-1").replace("\xe9", "\\xe9") for line in (latin_1, escaped_parses)]
+    assert [json.loads(content) for (content,) in landed] == as_landed
+
+
+def test_parquet_strings_that_are_not_utf8_fail_naming_the_file(con: duckdb.DuckDBPyConnection, landing: Path) -> None:
+    """Parquet requires UTF-8 strings and DuckDB refuses to read others: the file is unreadable."""
+    landed = {**GOOD_INTERACTION, "sku": LATIN_1_CATEGORY}
+    # Arrow checks UTF-8 when casting, not when viewing the same bytes as strings.
+    table = pa.table(
+        {name: pa.array([value], pa.binary()).view(pa.string()) for name, value in landed.items() if value is not None}
+    )
+    pq.write_table(table, land(landing, "interactions", "events.parquet", b""))
+    with pytest.raises(ingestion.LandedFileError, match="interactions/events.parquet"):
+        ingest(con, landing, "interactions")
+    assert rows(con, "select count(*) from raw.load_ledger") == [(0,)]
 
 
 def test_first_failing_rule_in_column_order_gives_the_reason(con: duckdb.DuckDBPyConnection, landing: Path) -> None:
@@ -454,3 +648,12 @@ def test_unreadable_file_fails_naming_it_and_writes_nothing(con: duckdb.DuckDBPy
         ingest(con, landing)
     assert rows(con, "select file_path from raw.load_ledger") == [("transactions/a.csv",)]
     assert rows(con, "select order_id from raw.transactions") == [("o-1",)]
+
+
+def test_corrupt_gzip_data_fails_naming_the_file(con: duckdb.DuckDBPyConnection, landing: Path) -> None:
+    # A valid gzip header, then a deflate block of the reserved type 3: zlib.error, not OSError.
+    header = gzip.compress(b"")[:10]
+    land(landing, "transactions", "c.csv.gz", header + b"\xff" * 64)
+    with pytest.raises(ingestion.LandedFileError, match="cannot load transactions/c.csv.gz: Error -3"):
+        ingest(con, landing)
+    assert rows(con, "select count(*) from raw.load_ledger") == [(0,)]
