@@ -83,11 +83,18 @@ create table if not exists raw.load_ledger (
     loaded_at timestamp not null,
     -- earliest event time the load adds or replaces: incremental dbt runs reopen from there
     reopens_from timestamp,
+    -- whether a run's quarantine-rate check has passed with this load in it
+    quarantine_accepted boolean not null default false,
     unique (source, file_hash)
 )
 """
-# Warehouses created before the column existed get it; their loads then reopen everything.
-_LOAD_LEDGER_MIGRATION = "alter table raw.load_ledger add column if not exists reopens_from timestamp"
+# Warehouses created before a column existed get it: their loads then reopen everything, and
+# count as accepted (they were published).
+_LOAD_LEDGER_MIGRATIONS = (
+    "alter table raw.load_ledger add column if not exists reopens_from timestamp",
+    "alter table raw.load_ledger add column if not exists quarantine_accepted boolean default true",
+    "alter table raw.load_ledger alter column quarantine_accepted set default false",
+)
 _ANOMALY_LABELS_DDL = """
 create table if not exists raw.anomaly_labels (
     label_id varchar not null,
@@ -163,7 +170,7 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     for spec in SOURCES.values():
         columns = ",\n    ".join(_column_ddl(column) for column in spec.columns)
         con.execute(f"create table if not exists raw.{spec.name} (\n    {columns},{_RAW_TABLE_LINEAGE})")
-    for ddl in (_QUARANTINE_DDL, _LOAD_LEDGER_DDL, _LOAD_LEDGER_MIGRATION, _ANOMALY_LABELS_DDL):
+    for ddl in (_QUARANTINE_DDL, _LOAD_LEDGER_DDL, *_LOAD_LEDGER_MIGRATIONS, _ANOMALY_LABELS_DDL):
         con.execute(ddl)
 
 

@@ -11,8 +11,9 @@ import pytest
 
 from conftest import DEMO_END, DemoRun
 from pii_scan import find_pii, raw_pii_values
+from orchestration.assets.ingestion import QUARANTINE_CHECK
 from orchestration.pipeline import run_pipeline
-from orchestration.settings import PROJECT_DIR, load_settings
+from orchestration.settings import ENV_MAX_QUARANTINE_RATE, PROJECT_DIR, load_settings
 
 pytestmark = pytest.mark.slow
 
@@ -172,8 +173,9 @@ def test_file_written_by_another_program_flows_to_the_report(demo_run: DemoRun, 
     assert flagged >= 1
 
 
-def test_a_mostly_bad_load_blocks_publishing_and_alerting(tmp_path: Path) -> None:
-    """The quarantine-rate check is blocking: the run fails, says why, and publishes nothing."""
+def test_a_mostly_bad_load_blocks_publishing_and_alerting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The quarantine-rate check is blocking: the run fails, says why, and publishes nothing;
+    a re-run fails on the same load until a run with a higher threshold accepts it."""
     settings = load_settings(data_dir=tmp_path / "data", landing_dir=tmp_path / "landing")
     landed = settings.landing_dir / "transactions" / "broken_export.csv"
     landed.parent.mkdir(parents=True)
@@ -185,8 +187,19 @@ def test_a_mostly_bad_load_blocks_publishing_and_alerting(tmp_path: Path) -> Non
     result = run_pipeline(settings)
     assert not result.success
     # The failure names the check and says why: how many rows were quarantined, and the threshold.
-    assert any(
-        "quarantine_rate_below_threshold failed: 9 of 10 new rows quarantined" in failure for failure in result.failures
-    ), result.failures
+    held = "quarantine_rate_below_threshold failed: 9 of 10 rows quarantined in loads not yet accepted"
+    assert any(held in failure for failure in result.failures), result.failures
     assert not settings.serving_dir.exists()
     assert not (settings.alerts_dir / "alerts.jsonl").exists()
+
+    # nothing new: the held load fails the check again rather than being published
+    again = run_pipeline(settings)
+    assert not again.success
+    assert any(held in failure for failure in again.failures), again.failures
+    assert not settings.serving_dir.exists()
+
+    monkeypatch.setenv(ENV_MAX_QUARANTINE_RATE, "1")
+    accepted = run_pipeline(load_settings(data_dir=settings.data_dir, landing_dir=settings.landing_dir))
+    assert not any(QUARANTINE_CHECK in failure for failure in accepted.failures), accepted.failures
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        assert con.execute("select bool_and(quarantine_accepted) from raw.load_ledger").fetchone() == (True,)
