@@ -6,18 +6,34 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from orchestration.settings import load_settings
+from orchestration.settings import DEFAULT_DATA_DIR, Settings, SettingsError, load_settings, parse_day
 
 if TYPE_CHECKING:
     from orchestration.pipeline import Progress
 
 
+# Converters for argparse's `type=`: a bad value becomes argparse's usage error (exit code 2)
+# naming the option, before any work.
+def _day(text: str) -> date:
+    try:
+        return parse_day(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _seed_list(text: str) -> list[int]:
+    # numpy's generators take whole numbers from 0 up
+    items = [item.strip() for item in text.split(",")]
+    if not all(item.isascii() and item.isdigit() for item in items):
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers from 0, e.g. 505,606; got {text!r}")
+    return [int(item) for item in items]
+
+
 def _cmd_generate(args: argparse.Namespace) -> int:
     from orchestration.generator import generate
 
-    end = date.fromisoformat(args.end) if args.end else None
     try:
-        summary = generate(Path(args.out), days=args.days, seed=args.seed, end_date=end, scale=args.scale)
+        summary = generate(Path(args.out), days=args.days, seed=args.seed, end_date=args.end, scale=args.scale)
     except (FileExistsError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -63,15 +79,33 @@ def _cmd_run(args: argparse.Namespace, partition_range: tuple[str, str] | None =
     print(f"Warehouse:   {settings.warehouse_path}")
     print(f"Report:      {settings.report_dir / 'anomaly_report.html'}")
     print(f"Serving:     {settings.serving_dir} (Parquet files and reports.duckdb)")
-    print(f"Alerts:      {settings.alerts_dir / 'alerts.jsonl'}")
+    for line in _alert_file_lines(settings):
+        print(f"Alerts:      {line}")
     return 0
 
 
+def _alert_file_lines(settings: Settings) -> list[str]:
+    """Where the JSON-lines sinks keep alerts, said only as far as it is true: a sink writes its
+    file with the first alert, and the sink configuration may name another file or none."""
+    from orchestration.alert_sinks import JsonlSink
+    from orchestration.alerting import load_sinks_config
+
+    # the configuration the run's alert step has just loaded, so it loads here too
+    paths = [sink.path for sink in load_sinks_config(settings).sinks if isinstance(sink, JsonlSink)]
+    if not paths:
+        return ["no JSON-lines file configured (see RETAIL_ANOMALY_ALERT_SINKS)"]
+    return [str(path) if path.is_file() else f"none written yet (they would go to {path})" for path in paths]
+
+
 def _cmd_backfill(args: argparse.Namespace) -> int:
+    # Before the import: the partitions are built from the settings when it runs.
+    load_settings(args.data_dir, args.landing)
     from orchestration.assets.transformation import daily_partitions
 
-    last = args.to or daily_partitions.get_last_partition_key()
-    for day in (args.start, last):
+    # Partition keys are YYYY-MM-DD strings; argparse has already checked the format.
+    start = args.start.isoformat()
+    last = args.to.isoformat() if args.to else daily_partitions.get_last_partition_key()
+    for day in (start, last):
         if not daily_partitions.has_partition_key(day):
             first = daily_partitions.get_first_partition_key()
             print(
@@ -80,19 +114,20 @@ def _cmd_backfill(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
-    if args.start > last:
-        print(f"error: --from {args.start} is after --to {last}", file=sys.stderr)
+    if start > last:
+        print(f"error: --from {start} is after --to {last}", file=sys.stderr)
         return 2
-    print(f"Backfilling {args.start} to {last}: the detection models recompute from {args.start} on")
-    return _cmd_run(args, partition_range=(args.start, last))
+    print(f"Backfilling {start} to {last}: the detection models recompute from {start} on")
+    return _cmd_run(args, partition_range=(start, last))
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from orchestration.evaluation import evaluate, format_scorecard, scorecard_passes
 
-    seeds = [int(seed) for seed in args.seeds.split(",")]
-    end = date.fromisoformat(args.end) if args.end else None
-    scorecard = evaluate(seeds, days=args.days, scale=args.scale, work_dir=Path(args.work_dir), end_date=end)
+    # The runs read the environment's settings (quarantine rate, freshness, partitions): a bad
+    # one is reported now rather than after the first seed's data is generated.
+    load_settings()
+    scorecard = evaluate(args.seeds, days=args.days, scale=args.scale, work_dir=Path(args.work_dir), end_date=args.end)
     print(format_scorecard(scorecard))
     # Non-zero when a target is missed, so the scorecard can gate a change in CI.
     return 0 if scorecard_passes(scorecard) else 1
@@ -103,11 +138,15 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     generate = commands.add_parser("generate", help="write deterministic demo landing data with labelled anomalies")
-    generate.add_argument("--days", type=int, default=90)
-    generate.add_argument("--seed", type=int, default=7)
+    generate.add_argument("--days", type=int, default=90, help="whole days to generate (default: %(default)s)")
+    generate.add_argument(
+        "--seed", type=int, default=7, help="random seed: the same options write the same files (default: %(default)s)"
+    )
     generate.add_argument("--out", required=True, help="landing folder to write")
-    generate.add_argument("--end", help="last day covered, YYYY-MM-DD (default: yesterday, UTC)")
-    generate.add_argument("--scale", type=float, default=1.0, help="volume multiplier (1.0 ≈ 400 orders a day)")
+    generate.add_argument("--end", type=_day, help="last day covered, YYYY-MM-DD (default: yesterday, UTC)")
+    generate.add_argument(
+        "--scale", type=float, default=1.0, help="volume multiplier, 1.0 ≈ 400 orders a day (default: %(default)s)"
+    )
     generate.set_defaults(handler=_cmd_generate)
 
     run = commands.add_parser("run", help="load new files, build and test every model, publish, report, alert")
@@ -118,32 +157,56 @@ def build_parser() -> argparse.ArgumentParser:
         " (later days depend on them through their baselines). The same as a Dagster backfill of the"
         " dbt_detection partitions.",
     )
-    backfill.add_argument("--from", dest="start", required=True, help="first day, YYYY-MM-DD")
-    backfill.add_argument("--to", help="last partition of the backfill, YYYY-MM-DD (default: the latest)")
+    backfill.add_argument("--from", dest="start", type=_day, required=True, help="first day, YYYY-MM-DD")
+    backfill.add_argument(
+        "--to", type=_day, help="last partition of the backfill, YYYY-MM-DD (default: the latest)"
+    )
     for command in (run, backfill):
         command.add_argument("--landing", help="landing folder (env RETAIL_ANOMALY_LANDING; default <data-dir>/landing)")
-        command.add_argument("--data-dir", help="data directory (env RETAIL_ANOMALY_DATA_DIR; default ./data)")
+        command.add_argument(
+            "--data-dir",
+            # the project's folder, whatever the current folder is
+            help=f"data directory (env RETAIL_ANOMALY_DATA_DIR; default {DEFAULT_DATA_DIR})",
+        )
         command.add_argument("--verbose", action="store_true", help="print every Dagster event instead of a progress bar")
     run.set_defaults(handler=_cmd_run)
     backfill.set_defaults(handler=_cmd_backfill)
 
     evaluate = commands.add_parser("evaluate", help="scorecard: detection and false-positive rates on fresh seeds")
-    evaluate.add_argument("--seeds", default="505,606", help="comma-separated generator seeds (101-404 were used for tuning)")
-    evaluate.add_argument("--days", type=int, default=180)
+    evaluate.add_argument(
+        "--seeds",
+        type=_seed_list,
+        default="505,606",  # argparse converts a string default with `type` too
+        help="comma-separated generator seeds; 101-404 were used for tuning (default: %(default)s)",
+    )
+    evaluate.add_argument("--days", type=int, default=180, help="days generated per seed (default: %(default)s)")
     evaluate.add_argument(
         "--end",
+        type=_day,
         help="last day generated, YYYY-MM-DD (default: yesterday, UTC; the calendar moves the anomalies"
         " against weekdays and holidays, so pin it to compare two versions)",
     )
-    evaluate.add_argument("--scale", type=float, default=1.0)
-    evaluate.add_argument("--work-dir", default="data/evaluation")
+    evaluate.add_argument(
+        "--scale", type=float, default=1.0, help="volume multiplier, as for generate (default: %(default)s)"
+    )
+    evaluate.add_argument(
+        "--work-dir",
+        default="data/evaluation",
+        help="folder for the seeds' data: its seed_<seed> folders are deleted and generated anew"
+        " (default: %(default)s, in the current folder)",
+    )
     evaluate.set_defaults(handler=_cmd_evaluate)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except SettingsError as error:
+        # a bad environment variable is the user's to fix: one line naming it, no traceback
+        print(f"error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -4,11 +4,17 @@ Every entry point (CLI, Dagster definitions, tests) resolves its paths here, so 
 `RETAIL_ANOMALY_DATA_DIR` and `RETAIL_ANOMALY_LANDING` mean the same thing everywhere.
 """
 
+import math
 import os
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+# Next to the code, not the current folder: every entry point finds the same warehouse.
+DEFAULT_DATA_DIR = PROJECT_DIR / "data"
 DEFAULT_MASKING_SALT = "retail-anomaly-dev-salt"
 
 ENV_DATA_DIR = "RETAIL_ANOMALY_DATA_DIR"
@@ -63,9 +69,61 @@ class Settings:
         os.environ[ENV_MASKING_SALT] = self.masking_salt
 
 
+class SettingsError(ValueError):
+    """A setting from the environment that cannot be used. The message names the variable, the
+    expected format and the value, so that the CLI can print it as the whole error. A ValueError,
+    so that callers which already catch bad values keep doing so."""
+
+
+# Only the one spelling: Python's fromisoformat also takes 20250101 and 2025-W01-1, which
+# Dagster's partition keys (and people reading them) do not.
+_DAY_PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def parse_day(text: str) -> date:
+    """A calendar day written YYYY-MM-DD; ValueError with a message naming the format otherwise."""
+    if not _DAY_PATTERN.fullmatch(text):
+        raise ValueError(f"expected a day as YYYY-MM-DD, got {text!r}")
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a day of the calendar (expected YYYY-MM-DD)") from None
+
+
+def _number_from_env(name: str, default: float, expected: str, is_valid: Callable[[float], bool]) -> float:
+    """The variable as a number, or the default when unset or empty (an empty line in .env
+    means the default)."""
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan  # fails every comparison, so it gets the same message as 1.5
+    if not is_valid(value):
+        raise SettingsError(f"{name} must be {expected}, got {raw!r}")
+    return value
+
+
+def _partitions_start_from_env(default: str) -> str:
+    raw = os.environ.get(ENV_PARTITIONS_START)
+    if not raw:
+        return default
+    try:
+        start = parse_day(raw)
+    except ValueError:
+        raise SettingsError(f"{ENV_PARTITIONS_START} must be a day as YYYY-MM-DD, got {raw!r}") from None
+    # A later start leaves no partition for the current day, which every run names.
+    if start > datetime.now(UTC).date():
+        raise SettingsError(f"{ENV_PARTITIONS_START} must not be after today (UTC), got {raw!r}")
+    return raw
+
+
 def load_settings(data_dir: str | Path | None = None, landing_dir: str | Path | None = None) -> Settings:
-    """Explicit arguments win over the environment, which wins over the defaults."""
-    resolved_data_dir = Path(data_dir or os.environ.get(ENV_DATA_DIR) or PROJECT_DIR / "data").resolve()
+    """Explicit arguments win over the environment, which wins over the defaults.
+
+    Raises SettingsError for a variable whose value cannot be used, before anything runs."""
+    resolved_data_dir = Path(data_dir or os.environ.get(ENV_DATA_DIR) or DEFAULT_DATA_DIR).resolve()
     resolved_landing = Path(
         landing_dir or os.environ.get(ENV_LANDING) or resolved_data_dir / "landing"
     ).resolve()
@@ -75,7 +133,12 @@ def load_settings(data_dir: str | Path | None = None, landing_dir: str | Path | 
         landing_dir=resolved_landing,
         masking_salt=os.environ.get(ENV_MASKING_SALT) or DEFAULT_MASKING_SALT,
         alert_sinks_file=Path(sinks).resolve() if sinks else None,
-        max_quarantine_rate=float(os.environ.get(ENV_MAX_QUARANTINE_RATE) or 0.05),
-        freshness_hours=float(os.environ.get(ENV_FRESHNESS_HOURS) or 48.0),
-        partitions_start=os.environ.get(ENV_PARTITIONS_START) or "2025-01-01",
+        max_quarantine_rate=_number_from_env(
+            ENV_MAX_QUARANTINE_RATE, 0.05, "a number between 0 and 1", lambda rate: 0 <= rate <= 1
+        ),
+        freshness_hours=_number_from_env(
+            ENV_FRESHNESS_HOURS, 48.0, "a number of hours greater than 0, e.g. 48",
+            lambda hours: 0 < hours < math.inf,
+        ),
+        partitions_start=_partitions_start_from_env("2025-01-01"),
     )
