@@ -52,6 +52,15 @@ EMAIL = [
      "link_url": "https://omar:secret@shop.example.com/u/omar.k@mail.example.org/prefs?uid=CUST-00988"},
     {"recipient_email": "omar.k@mail.example.org", "event_type": "click", "event_ts": "2025-03-01 12:00:00",
      "link_url": "https://social.example.com/@jane_doe_real/posts"},
+    # PII in the path itself, percent-encoded or as a phone number (the reviewer's links)
+    {"recipient_email": "r1.leak@example.com", "event_type": "click", "event_ts": "2025-03-01 13:00:00",
+     "link_url": "https://shop.example/unsub/r1.leak%40example.com"},
+    {"recipient_email": "r1.leak@example.com", "event_type": "click", "event_ts": "2025-03-01 14:00:00",
+     "link_url": "https://shop.example/u/+49-170-5555555/prefs"},
+    {"recipient_email": "r1.leak@example.com", "event_type": "click", "event_ts": "2025-03-01 15:00:00",
+     "link_url": "https://shop.example/u/%2B49%20170%205555555/prefs?email=r1.leak%40example.com"},
+    {"recipient_email": "r1.leak@example.com", "event_type": "click", "event_ts": "2025-03-01 16:00:00",
+     "link_url": "https://shop.example/c/summer-sale-2026?utm_source=newsletter&utm_campaign=CMP-1"},
 ]
 LABELS = [
     {"label_id": "LBL-1", "kind": "customer_outlier", "source": "transactions", "metric": "customer_order_value",
@@ -158,6 +167,19 @@ def test_the_recipient_key_is_the_customer_email_key(warehouse: Path) -> None:
         """,
     )
     assert joined == [(3,)]  # ORD-1 and ORD-2 (one address, two spellings) and ORD-3
+
+
+def test_links_lose_pii_in_paths_and_queries_but_keep_ordinary_paths(warehouse: Path) -> None:
+    link_paths = query(warehouse, "select link_path from staging.stg_email__events order by occurred_at")
+    assert link_paths == [
+        ("https://shop.example.com/sale",),
+        ("https://shop.example.com/u/redacted/prefs",),
+        ("https://social.example.com/redacted/posts",),
+        ("https://shop.example/unsub/redacted",),
+        ("https://shop.example/u/redacted/prefs",),
+        ("https://shop.example/u/redacted/prefs",),
+        ("https://shop.example/c/summer-sale-2026",),
+    ]
 
 
 def test_a_different_salt_gives_unrelated_keys(warehouse: Path, tmp_path: Path) -> None:

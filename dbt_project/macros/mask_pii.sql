@@ -8,7 +8,8 @@
     part of the hashed text so an e-mail and a handle with the same text get different keys.
 
     Reduced kinds keep only what analysis needs: `user_agent` → a `device/browser` family (or
-    `bot`), `url` → the link without query string, fragment or anything holding an `@`.
+    `bot`), `url` → the link without query string, fragment or user info, every path segment
+    holding an e-mail, @handle or phone number (also percent-encoded) replaced by `redacted`.
 
     NULL stays NULL for every kind.
 -#}
@@ -19,7 +20,7 @@
     {%- elif kind == "user_agent" -%}
         {{ user_agent_family(column_sql) }}
     {%- elif kind == "url" -%}
-        {{ url_without_query(column_sql) }}
+        {{ url_without_pii(column_sql) }}
     {%- else -%}
         {{ exceptions.raise_compiler_error("mask_pii: unknown PII kind '" ~ kind ~ "' for " ~ column_sql) }}
     {%- endif -%}

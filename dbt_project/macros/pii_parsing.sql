@@ -77,23 +77,52 @@
 
 
 {#-
-    A link without query string and fragment (tracking parameters carry e-mails), without
-    user info before the host, and with any path segment holding an `@` (an e-mail or an
-    @handle) replaced by `redacted`.
+    A link without query string and fragment (tracking parameters carry e-mails, and UTM
+    parameters go with them), without user info before the host, and with every `/`-separated
+    segment that holds PII replaced by `redacted` (see url_segment_holds_pii).
 -#}
-{% macro url_without_query(column_sql) -%}
-    nullif(
+{% macro url_without_pii(column_sql) -%}
+    {%- set without_query_and_user_info -%}
         regexp_replace(
-            regexp_replace(
-                regexp_replace(trim({{ column_sql }}), '[?#].*$', ''),
-                '^([a-z][a-z0-9+.-]*://)[^/]*@',
-                '\1',
-                'i'
+            regexp_replace(trim({{ column_sql }}), '[?#].*$', ''),
+            '^([a-z][a-z0-9+.-]*://)[^/]*@',
+            '\1',
+            'i'
+        )
+    {%- endset -%}
+    nullif(
+        array_to_string(
+            list_transform(
+                string_split({{ without_query_and_user_info }}, '/'),
+                lambda url_segment: case
+                    when {{ url_segment_holds_pii("url_segment") }} then 'redacted'
+                    else url_segment
+                end
             ),
-            '[^/]*@[^/]*',
-            'redacted',
-            'g'
+            '/'
         ),
         ''
+    )
+{%- endmacro %}
+
+
+{#-
+    Whether one path segment holds PII, tested on its text decoded twice (`%40` and a
+    double-encoded `%2540` both read `@`, `%2B49%20170` reads `+49 170`):
+      - an `@`: an e-mail or an @handle;
+      - 7 or more digits joined only by phone separators (space + - . ( ) _): a phone number,
+        also a long numeric id, which is redacted all the same (not a date, YYYY-MM-DD);
+      - text that does not decode (invalid UTF-8 such as `%E9`): it cannot be checked.
+    So a redirect link carrying another URL, encoded into one segment, is judged by its content.
+-#}
+{% macro url_segment_holds_pii(segment_sql) -%}
+    {%- set decoded = "try(url_decode(url_decode(" ~ segment_sql ~ ")))" -%}
+    coalesce(
+        contains({{ decoded }}, '@')
+            or regexp_matches(
+                regexp_replace({{ decoded }}, '[0-9]{4}-[0-9]{2}-[0-9]{2}', ' ', 'g'),
+                '[0-9]([ ()+._-]*[0-9]){6}'
+            ),
+        true
     )
 {%- endmacro %}
