@@ -15,6 +15,8 @@ MARGIN_BOTTOM = 48
 X_TICK_COUNT = 6
 Y_TICK_COUNT = 5
 DATE_FORMATS = {"day": "%Y-%m-%d", "hour": "%m-%d %H:00"}
+# What a missing value reads as, in charts and tables alike.
+MISSING = "—"
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,7 @@ class Chart:
 def format_number(value: float | None) -> str:
     """Readable at a glance: thousands separators for counts and money, decimals for rates."""
     if value is None:
-        return "–"
+        return MISSING
     magnitude = abs(value)
     if magnitude >= 100:
         return f"{value:,.0f}"
@@ -88,6 +90,15 @@ def format_value(value: float | None, unit: str = "number") -> str:
     if value is None or unit != "percent":
         return format_number(value)
     return f"{format_number(100 * value)}%"
+
+
+def format_deviation(value: float | None, unit: str = "number") -> str:
+    """A difference of two metric values, signed: a `percent` metric's in percentage points
+    (0.021 - 0.032 -> -1.1 pp, not -1.1%, which would read as relative), any other as format_number."""
+    if value is None:
+        return MISSING
+    text = format_number(100 * value) + " pp" if unit == "percent" else format_number(value)
+    return text if text.startswith("-") or not value else f"+{text}"
 
 
 def _nice_ticks(low: float, high: float) -> list[tuple[float, str]]:

@@ -7,27 +7,35 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.report_chart import FlaggedPoint, SeriesPoint, build_chart
+from orchestration import report_html
+from orchestration.report_chart import FlaggedPoint, SeriesPoint, build_chart, format_deviation, format_number
 from orchestration.report_html import render_markdown_summary, render_report
 from orchestration.report_incidents import SEVERITIES
 from headless_chromium import ARTIFACTS_DIR, render_page
-from report_warehouse import OBSERVATIONS, build_report_warehouse, execute
+from report_warehouse import CONTRIBUTIONS, OBSERVATIONS, build_report_warehouse, execute
 
 HOSTILE_HEADLINE = '<script>alert("x")</script> revenue & <b>orders</b>'
 HOSTILE_DRIVER = "<img src=x onerror=alert(1)> promo | code"
 
 
+KPI_TABLES = ("kpi-rollup", "kpi-detail")
+
+
 class ReportParser(HTMLParser):
-    """Collects what a reader sees: incident sections with their chart parts and drill-down."""
+    """Collects what a reader sees: incident sections with their chart parts and drill-down,
+    and the detection KPI tables (header and body rows, cell texts)."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.tags: list[str] = []
         self.text: list[str] = []
         self.incidents: list[dict] = []
+        self.kpi_tables: dict[str, list[list[str]]] = {}
         self._incident: dict | None = None
         self._cell: list[str] | None = None
         self._in_drilldown = False
+        self._kpi_rows: list[list[str]] | None = None
+        self._caption: list[str] | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         attributes = dict(attrs)
@@ -44,8 +52,15 @@ class ReportParser(HTMLParser):
                 "flagged_elsewhere": 0,
                 "observed_dots": 0,
                 "drilldown": [],
+                "drilldown_caption": "",
             }
             self.incidents.append(self._incident)
+        if tag == "table" and classes and classes[0] in KPI_TABLES:
+            self._kpi_rows = self.kpi_tables.setdefault(classes[0], [])
+        elif tag == "tr" and self._kpi_rows is not None:
+            self._kpi_rows.append([])
+        elif tag in ("th", "td") and self._kpi_rows is not None:
+            self._cell = []
         if self._incident is None:
             return
         if tag == "svg":
@@ -66,12 +81,21 @@ class ReportParser(HTMLParser):
             self._incident["drilldown"].append([])
         elif tag == "td" and self._in_drilldown:
             self._cell = []
+        elif tag == "caption" and self._in_drilldown:
+            self._caption = []
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "article":
             self._incident = None
         elif tag == "table":
             self._in_drilldown = False
+            self._kpi_rows = None
+        elif tag == "caption" and self._caption is not None and self._incident is not None:
+            self._incident["drilldown_caption"] = " ".join("".join(self._caption).split())
+            self._caption = None
+        elif tag in ("th", "td") and self._cell is not None and self._kpi_rows is not None:
+            self._kpi_rows[-1].append("".join(self._cell).strip())
+            self._cell = None
         elif tag == "td" and self._cell is not None and self._incident is not None:
             self._incident["drilldown"][-1].append("".join(self._cell).strip())
             self._cell = None
@@ -80,6 +104,8 @@ class ReportParser(HTMLParser):
         self.text.append(data)
         if self._cell is not None:
             self._cell.append(data)
+        if self._caption is not None:
+            self._caption.append(data)
 
     @property
     def visible_text(self) -> str:
@@ -180,31 +206,172 @@ def test_header_counts_incidents_and_shows_kpis(warehouse: Path, tmp_path: Path)
     assert all(detector in text for detector in detectors)
 
 
+def drilldown_rows(report: ReportParser, incident_id: str) -> list[list[str]]:
+    incident = next(incident for incident in report.incidents if incident["id"] == incident_id)
+    return [row for row in incident["drilldown"] if row]
+
+
+def test_detection_quality_summary_reads_the_roll_up_rows(warehouse: Path, tmp_path: Path) -> None:
+    # The fixture's two transactions labels have rows on revenue and orders: adding up the
+    # per-metric and per-source rows would count them (and their flagged cells) over again.
+    ((summed_labels, summed_flags),) = execute(
+        warehouse,
+        "select sum(labelled_anomalies), sum(flagged_cells) from reports.detection_kpis"
+        " where detector = 'robust_z' and basis = 'labels'",
+    )
+    assert (summed_labels, summed_flags) != (3, 11)
+
+    _, report = render(warehouse, tmp_path)
+
+    header, *rows = report.kpi_tables["kpi-rollup"]
+    assert header[:4] == ["detector", "basis", "labelled", "detected"]
+    assert rows == [
+        # the source = 'all', metric = 'all' rows, as the model computed them
+        ["ensemble", "feedback", "—", "—", "—", "4", "1", "75%", "—"],
+        ["robust_z", "labels", "3", "2", "67%", "11", "1", "91%", "6"],
+        ["seasonal", "labels", "3", "1", "33%", "3", "0", "100%", "24"],
+    ]
+    markdown = render_markdown_summary(warehouse)
+    assert "| robust_z | labels | 3 | 2 | 67% | 91% | 6 |" in markdown
+    assert "| ensemble | feedback | — | — | — | 75% | — |" in markdown
+
+
+def test_kpis_per_source_and_metric_read_as_words_and_dashes(warehouse: Path, tmp_path: Path) -> None:
+    _, report = render(warehouse, tmp_path)
+
+    header, *rows = report.kpi_tables["kpi-detail"]
+    assert not [column for column in header if "_" in column], header
+    assert {"critical detection rate", "false-positive rate", "hours to detect"} <= set(header)
+    assert "None" not in report.visible_text
+    cells = [dict(zip(header, row, strict=True)) for row in rows]
+    feedback = next(cell for cell in cells if cell["basis"] == "feedback")
+    assert (feedback["labelled"], feedback["detection rate"], feedback["hours to detect"]) == ("—", "—", "—")
+    revenue = next(
+        cell for cell in cells
+        if (cell["detector"], cell["basis"], cell["metric"]) == ("robust_z", "labels", "revenue")
+    )
+    assert (revenue["detection rate"], revenue["false-positive rate"], revenue["precision"]) == ("50%", "0.50%", "83%")
+    # each detector's roll-ups lead its rows
+    robust_z = [(cell["source"], cell["metric"]) for cell in cells if cell["detector"] == "robust_z"]
+    assert robust_z[:2] == [("all", "all"), ("email", "all")]
+
+
 def test_drilldown_ranks_segments_by_their_share_of_the_move(warehouse: Path, tmp_path: Path) -> None:
-    # Independent reckoning: each channel's summed deviation over the incident's periods.
-    deviations = dict(
+    # Independent reckoning over the periods whose total was flagged: each channel's mean
+    # observed, expected and deviation per period, and its summed deviation over the total's.
+    segments = execute(
+        warehouse,
+        f"""
+        with totals as (
+            select period_start, value - expected as total_delta from {OBSERVATIONS}
+            where metric = 'revenue' and segment_type = 'total' and period_start in (
+                select period_start from reports.anomaly_events
+                where incident_id = 'inc_revenue' and segment_type = 'total')
+        )
+        select segment_value, avg(value), avg(expected), avg(value - expected),
+            sum(value - expected) / (select sum(total_delta) from totals) as share
+        from {OBSERVATIONS} join totals using (period_start)
+        where metric = 'revenue' and segment_type = 'channel'
+        group by 1 order by share desc
+        """,
+    )
+    assert len(segments) == 3 and all(segment[-1] > 0 for segment in segments)
+
+    _, report = render(warehouse, tmp_path)
+
+    rows = drilldown_rows(report, "inc_revenue")
+    assert rows == [
+        ["channel", segment, format_number(observed), format_number(expected), format_deviation(deviation),
+         f"{share:.0%}", "yes" if segment == "web" else ""]
+        for segment, observed, expected, deviation, share in segments
+    ]
+    assert [row[4] for row in rows][:2] == ["-4,817", "-338"]  # per period, not summed over three
+
+
+def test_drilldown_shares_are_the_models_contributions(warehouse: Path, tmp_path: Path) -> None:
+    # Had the model weighed the channels otherwise, the report follows it: app now carries
+    # three quarters of the move, web one quarter, store nothing.
+    execute(
+        warehouse,
+        f"""
+        update {CONTRIBUTIONS} as c set delta = (e.observed - e.expected) * (
+            case c.segment_value when 'app' then 0.75 when 'web' then 0.25 else 0 end)
+        from reports.anomaly_events as e
+        where e.anomaly_id = c.anomaly_id
+        """,
+    )
+
+    _, report = render(warehouse, tmp_path)
+
+    rows = drilldown_rows(report, "inc_revenue")
+    assert [(row[1], row[5], row[6]) for row in rows] == [("app", "75%", ""), ("web", "25%", "yes")]
+
+
+def test_drilldown_of_a_rate_weighs_segments_by_volume_in_percentage_points(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    # The winback campaign's bounce rate moved seven times as far as the newsletter's, but the
+    # newsletter sends nine e-mails in ten: it carries more of the total's move.
+    moves = dict(
         execute(
             warehouse,
             f"""
-            select segment_value, sum(value - expected)
-            from {OBSERVATIONS}
-            where metric = 'revenue' and segment_type = 'channel' and period_start in (
-                select period_start from reports.anomaly_events where incident_id = 'inc_revenue')
+            select segment_value, avg(value - expected) from {OBSERVATIONS}
+            where metric = 'bounce_rate' and segment_type = 'campaign' and period_start in (
+                select period_start from reports.anomaly_events where incident_id = 'inc_bounce')
             group by 1
             """,
         )
     )
-    dropped = {segment: deviation for segment, deviation in deviations.items() if deviation < 0}
-    expected_order = sorted(dropped, key=lambda segment: dropped[segment])
-    expected_shares = [f"{dropped[segment] / sum(dropped.values()):.0%}" for segment in expected_order]
+    assert moves["winback"] > 5 * moves["newsletter"] > 0
 
     _, report = render(warehouse, tmp_path)
 
+    rows = drilldown_rows(report, "inc_bounce")
+    assert [row[1] for row in rows] == ["newsletter", "winback"]
+    assert [row[5] for row in rows] == ["55%", "45%"]
+    assert [row[4] for row in rows] == [f"+{100 * moves[segment]:.2f} pp" for segment in ("newsletter", "winback")]
+    assert [row[2:4] for row in rows] == [["3.86%", "2%"], ["15.43%", "2%"]]
+    bounce = next(incident for incident in report.incidents if incident["id"] == "inc_bounce")
+    assert "over the 2 periods in which the total was flagged" in bounce["drilldown_caption"]
+    assert "percentage points (pp)" in bounce["drilldown_caption"]
+
+
+def test_drilldown_keeps_flagged_segments_past_its_limit(
+    warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(report_html, "DRILLDOWN_LIMIT", 1)
+
+    _, report = render(warehouse, tmp_path)
+
+    assert [row[1] for row in drilldown_rows(report, "inc_bounce")] == ["newsletter", "winback"]
+    assert [row[1] for row in drilldown_rows(report, "inc_revenue")] == ["web"]
+
+
+def test_drilldown_of_a_segment_alone_leads_with_it_and_shares_nothing(warehouse: Path, tmp_path: Path) -> None:
+    # Without the flagged total, the incident is the web channel's alone: the total did not move
+    # enough to share out, so the web channel stands beside the other channels.
+    execute(
+        warehouse, "delete from reports.anomaly_events where incident_id = 'inc_revenue' and segment_type = 'total'"
+    )
+
+    _, report = render(warehouse, tmp_path)
+
+    rows = drilldown_rows(report, "inc_revenue")
+    assert [(row[1], row[6]) for row in rows] == [("web", "yes"), ("app", ""), ("store", "")]
+    assert {row[5] for row in rows} == {"—"}
+    assert rows[0][4] == "-4,817"
     revenue = next(incident for incident in report.incidents if incident["id"] == "inc_revenue")
-    rows = [row for row in revenue["drilldown"] if row]
-    assert [row[1] for row in rows] == expected_order
-    assert [row[5] for row in rows] == expected_shares
-    assert [row[6] for row in rows] == ["yes"] + [""] * (len(rows) - 1)
+    assert "Total revenue was not flagged in this incident" in revenue["drilldown_caption"]
+
+
+def test_deviations_are_signed_and_rates_read_in_percentage_points() -> None:
+    assert format_deviation(-0.3322, "percent") == "-33.22 pp"
+    assert format_deviation(0.0186, "percent") == "+1.86 pp"
+    assert format_deviation(-4817.2, "currency") == "-4,817"
+    assert format_deviation(34.0) == "+34"
+    assert format_deviation(0.0) == "0"
+    assert format_deviation(None) == "—"
 
 
 def test_all_text_is_escaped(warehouse: Path, tmp_path: Path) -> None:
