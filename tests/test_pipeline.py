@@ -76,6 +76,11 @@ def test_report_tables_are_published_for_bi(demo_run: DemoRun) -> None:
             expected = demo_run.query(f"select count(*) from reports.{table}")[0][0]
             assert served.execute(f"select count(*) from reports.{table}").fetchone()[0] == expected
             assert served.execute(f"select count(*) from '{serving / f'{table}.parquet'}'").fetchone()[0] == expected
+            # columns keep their types in the Parquet files too (DuckDB writes a HUGEINT as a DOUBLE)
+            types = f"select column_name, column_type from (describe {{}})"
+            assert served.execute(types.format(f"'{serving / f'{table}.parquet'}'")).fetchall() == served.execute(
+                types.format(f"reports.{table}")
+            ).fetchall()
 
 
 def test_one_alert_per_critical_incident(demo_run: DemoRun) -> None:

@@ -51,7 +51,7 @@ final as (
         -- a one-period incident is fully told by its event; "a, b, c" reads as "a, b and c"
         primary_explanation
         || case
-            when event_count > 1 then ' This incident spans ' || event_count || ' flagged periods across '
+            when event_count > 1 then ' This incident groups ' || event_count || ' anomalies across '
                 || regexp_replace(affected_metric_names, ', ([^,]+)$', ' and \1') || '.'
             else ''
         end as explanation,

@@ -36,7 +36,7 @@ evaluated_counts as (
         detector_scope,
         coalesce(source, 'all') as source,
         coalesce(metric, 'all') as metric,
-        sum(evaluated_cells) as evaluated_cells,
+        cast(sum(evaluated_cells) as bigint) as evaluated_cells,
     from scoped_evaluated_cell_counts
     group by grouping sets ((detector_scope, source, metric), (detector_scope, source), (detector_scope))
     union all
@@ -44,7 +44,7 @@ evaluated_counts as (
         'all' as detector_scope,
         coalesce(source, 'all') as source,
         coalesce(metric, 'all') as metric,
-        sum(evaluated_cells) as evaluated_cells,
+        cast(sum(evaluated_cells) as bigint) as evaluated_cells,
     from scoped_evaluated_cell_counts
     group by grouping sets ((source, metric), (source), ())
 ),

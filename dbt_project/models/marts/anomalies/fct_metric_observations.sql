@@ -13,7 +13,8 @@
     `corroborated_z`) is an anomaly too when the same segment's other volume metrics
     (orders, units, revenue; sessions, events) or the same metric in another segment are
     anomalous in the same direction and day (`corroborated`; days only: within an hour all
-    traffic metrics share the same luck). Severity: `critical` when two or more detectors agree
+    traffic metrics share the same luck). Severity (from the cell's own detectors; corroboration
+    makes a near miss an anomaly, not a more severe one): `critical` when two or more detectors agree
     (or the only detector that can judge the cell fires: the robust z of a metric without
     weekly seasonality or level shift chart, e.g. mentions), |z| reaches `critical_z` and the
     change is at least twice `min_effect`; `warning` when two agree or |z| reaches

@@ -21,7 +21,7 @@ orders as (
         arg_min(currency, line_number) as currency,
         arg_min(status, line_number) as status,
         count(*) as line_count,
-        sum(quantity) as units,
+        cast(sum(quantity) as bigint) as units,
         sum(line_revenue) as order_value,
         any_value(reporting_currency) as reporting_currency,
         -- NULL unless every line could be converted: a part of an order is not its value
