@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from orchestration.contract import SOURCES
-from orchestration.generator_anomalies import Anomaly, plan_anomalies
+from orchestration.generator_anomalies import WARM_UP_DAYS, Anomaly, plan_anomalies
 from orchestration.generator_landing import write_landing
 from orchestration.generator_marketing import (
     build_email_events,
@@ -87,6 +87,12 @@ class GenerationSummary:
             f"  duplicate     {self.duplicate_file.relative_to(self.out_dir)}"
             f" = {self.duplicate_of.relative_to(self.out_dir)}",
         ]
+        if not self.anomalies:
+            # a short demo is a quiet one: say why before someone looks for anomalies in it
+            lines.append(
+                f"  note          no anomalies: they start after a {WARM_UP_DAYS}-day warm-up (the"
+                f" baselines' history), one every 6 days or so; generate {WARM_UP_DAYS + 10} days or more"
+            )
         return "\n".join(lines)
 
 

@@ -327,6 +327,9 @@ def test_planned_peaks_follow_the_promotion_calendar(tmp_path: Path) -> None:
     ordinary = per_day[[d for d in per_day.index if d not in calendar]]
     assert per_day[date(2026, 11, 27)] > 1.8 * ordinary.median()  # Black Friday
     assert per_day[date(2026, 11, 30)] > 1.5 * ordinary.median()  # Cyber Monday
+    # three weeks hold no anomaly yet, and the summary says why
+    assert summary.anomalies == 0
+    assert "no anomalies: they start after a 35-day warm-up" in str(summary)
 
 
 def test_promotion_calendar_seed() -> None:
