@@ -74,6 +74,10 @@ def _cmd_run(args: argparse.Namespace, partition_range: tuple[str, str] | None =
     loads = {key: meta for key, meta in result.asset_metadata.items() if "new_rows" in meta}
     for key, meta in sorted(loads.items()):
         print(f"Loaded {key}: {meta['new_rows']} new rows, {meta['quarantined_rows']} quarantined")
+    # warnings do not stop the run, but an empty or stale source (a mistyped landing folder)
+    # must not pass unnoticed
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     alerts = result.asset_metadata.get("alerts/alert_deliveries", {})
     print(f"Alerts sent: {alerts.get('sent', 0)} (failed {alerts.get('failed', 0)})")
     print(f"Warehouse:   {settings.warehouse_path}")

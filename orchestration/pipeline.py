@@ -20,6 +20,8 @@ class PipelineResult:
     settings: Settings
     asset_metadata: dict[str, dict[str, Any]] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
+    # checks of warning severity that failed (a stale or empty source): the run goes on
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -106,9 +108,18 @@ def run_pipeline(
         if event.is_step_failure
     ]
     # A blocking check names itself in the step failure; its own description says why.
-    failures += [
-        f"check {evaluation.asset_key.to_user_string()}/{evaluation.check_name} failed: {evaluation.description}"
-        for evaluation in result.get_asset_check_evaluations()
-        if not evaluation.passed and evaluation.severity == AssetCheckSeverity.ERROR
-    ]
-    return PipelineResult(success=result.success, settings=settings, asset_metadata=metadata, failures=failures)
+    failed_checks = {
+        severity: [
+            f"check {evaluation.asset_key.to_user_string()}/{evaluation.check_name} failed: {evaluation.description}"
+            for evaluation in result.get_asset_check_evaluations()
+            if not evaluation.passed and evaluation.severity == severity
+        ]
+        for severity in (AssetCheckSeverity.ERROR, AssetCheckSeverity.WARN)
+    }
+    return PipelineResult(
+        success=result.success,
+        settings=settings,
+        asset_metadata=metadata,
+        failures=failures + failed_checks[AssetCheckSeverity.ERROR],
+        warnings=failed_checks[AssetCheckSeverity.WARN],
+    )

@@ -213,18 +213,29 @@ def test_env_example_shows_the_defaults_from_any_folder(monkeypatch: pytest.Monk
 
 # --- the run summary ----------------------------------------------------------------------------
 
-def _summary(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, data_dir: Path) -> list[str]:
-    """The lines `run` prints after a successful run that sent no alert."""
+def _summary(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, data_dir: Path, warnings: tuple[str, ...] = ()
+) -> list[str]:
+    """The lines `run` prints after a successful run that sent no alert (standard output, then
+    standard error)."""
 
     def succeed(settings, **kwargs) -> PipelineResult:
         metadata = {"alerts/alert_deliveries": {"sent": 0, "failed": 0}}
-        return PipelineResult(success=True, settings=settings, asset_metadata=metadata)
+        return PipelineResult(success=True, settings=settings, asset_metadata=metadata, warnings=list(warnings))
 
     monkeypatch.setattr(pipeline, "run_pipeline", succeed)
     landing = data_dir / "landing"
     landing.mkdir(parents=True, exist_ok=True)
     assert main(["run", "--data-dir", str(data_dir), "--landing", str(landing)]) == 0
-    return capsys.readouterr().out.splitlines()
+    printed = capsys.readouterr()
+    return printed.out.splitlines() + printed.err.splitlines()
+
+
+def test_run_prints_the_warnings_it_went_on_after(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, tmp_path: Path
+) -> None:
+    stale = "check raw/email/source_is_fresh failed: newest event_ts: no rows; allowed age 48 h"
+    assert f"warning: {stale}" in _summary(monkeypatch, capsys, tmp_path, warnings=(stale,))
 
 
 def test_run_names_the_alerts_file_only_once_it_exists(

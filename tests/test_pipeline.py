@@ -206,5 +206,7 @@ def test_a_mostly_bad_load_blocks_publishing_and_alerting(tmp_path: Path, monkey
     monkeypatch.setenv(ENV_MAX_QUARANTINE_RATE, "1")
     accepted = run_pipeline(load_settings(data_dir=settings.data_dir, landing_dir=settings.landing_dir))
     assert not any(QUARANTINE_CHECK in failure for failure in accepted.failures), accepted.failures
+    # the warnings a run goes on after, named for the command line to print: no source is fresh
+    assert any("raw/interactions/source_is_fresh failed: newest event_ts: no rows" in w for w in accepted.warnings)
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         assert con.execute("select bool_and(quarantine_accepted) from raw.load_ledger").fetchone() == (True,)
