@@ -11,10 +11,12 @@ from orchestration.resources import WarehouseResource
 
 all_assets = [*ingestion_assets, *dbt_asset_definitions, *delivery_assets]
 
-# DuckDB allows one writer: every step runs in one process, one after another.
+# DuckDB allows one writer: every step runs in one process, one after another. Every check
+# too: the dbt source tests of raw.load_ledger check an asset no step of the job materialises
+# (the ingestion assets write it), which AssetSelection.all() alone leaves out.
 retail_anomaly_job = define_asset_job(
     name="retail_anomaly_pipeline",
-    selection=AssetSelection.all(),
+    selection=AssetSelection.all() | AssetSelection.all_asset_checks(),
     description="Load new landing files, build and test every dbt model, publish, report and alert.",
     executor_def=in_process_executor,
 )

@@ -1,4 +1,5 @@
-"""The dbt assets report each model's row count once dbt has exited, even when dbt failed."""
+"""The dbt assets: row counts reported once dbt has exited (even when dbt failed), and the dbt
+source tests of the load ledger run in the job."""
 
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,3 +36,14 @@ def test_models_built_before_a_dbt_failure_still_report_their_row_counts(tmp_pat
     # the log line passes through at once; the output waits for dbt to finish, then counts
     assert seen[0] == "a log line"
     assert seen[1].output_name == "built" and seen[1].metadata["dagster/row_count"].value == 3
+
+
+def test_the_job_runs_the_load_ledger_source_tests_on_an_ingestion_asset() -> None:
+    from orchestration.definitions import defs, retail_anomaly_job
+
+    ledger = AssetKey(["raw", "load_ledger"])
+    job = defs.resolve_job_def(retail_anomaly_job.name)
+    checks = {key.name for key in job.asset_layer.asset_graph.asset_check_keys if key.asset_key == ledger}
+    # they were left out (and logged as "not selected" in every run)
+    assert "source_unique_ingestion_load_ledger_load_id" in checks
+    assert defs.resolve_asset_graph().get(ledger).group_name == "ingestion"
