@@ -1,12 +1,13 @@
 """The dbt project as Dagster sees it: one cached DbtProject and the translator."""
 
-from collections.abc import Mapping
+import re
 import sys
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetKey
+from dagster import AssetCheckSpec, AssetKey, AssetSpec
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject
 
 from orchestration.settings import PROJECT_DIR
@@ -54,6 +55,14 @@ class RetailAnomalyTranslator(DagsterDbtTranslator):
         relation = dbt_resource_props.get("identifier") or dbt_resource_props.get("alias") or dbt_resource_props["name"]
         return AssetKey([dbt_resource_props["schema"], relation])
 
+    def get_asset_check_spec(
+        self, asset_spec: AssetSpec, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+    ) -> AssetCheckSpec | None:
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None or spec.description:
+            return spec
+        return spec._replace(description=describe_test(manifest["nodes"][unique_id]))
+
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         resource_type = dbt_resource_props["resource_type"]
         if resource_type == "source":
@@ -62,3 +71,32 @@ class RetailAnomalyTranslator(DagsterDbtTranslator):
             return "configuration"
         # fqn: [project, folder, ..., model]
         return dbt_resource_props["fqn"][1]
+
+
+def describe_test(test: Mapping[str, Any]) -> str:
+    """What a dbt test checks, in words, for its asset check in the Dagster UI: the test's own
+    description, else one made from its generic test and arguments."""
+    if test.get("description"):
+        return test["description"]
+    metadata = test.get("test_metadata") or {}
+    name = metadata.get("name")
+    kwargs = {key: value for key, value in (metadata.get("kwargs") or {}).items() if key != "model"}
+    column = kwargs.pop("column_name", None)
+    if name is None:  # a singular test: its SQL file says what it checks
+        return f"dbt test {test['name']} ({test['original_file_path']}) returns no rows."
+    subject = f"`{column}`" if column else "each row"
+    match name:
+        case "unique":
+            return f"{subject} is unique."
+        case "not_null":
+            return f"{subject} is never NULL."
+        case "accepted_values":
+            return f"{subject} is one of: {', '.join(map(str, kwargs['values']))}."
+        case "relationships":
+            # ref('model') or source('source', 'table') -> model, source.table
+            target = ".".join(re.findall(r"'([^']*)'", kwargs["to"])) or kwargs["to"]
+            return f"{subject} exists as `{kwargs['field']}` in {target}."
+        case "unique_combination":
+            return f"One row per ({', '.join(kwargs['columns'])})."
+    arguments = ", ".join(f"{key}={value}" for key, value in kwargs.items())
+    return f"dbt test {name} on {subject}" + (f" ({arguments})." if arguments else ".")

@@ -1,5 +1,5 @@
-"""The dbt assets: row counts reported once dbt has exited (even when dbt failed), and the dbt
-source tests of the load ledger run in the job."""
+"""The dbt assets: row counts reported once dbt has exited (even when dbt failed), the dbt
+source tests of the load ledger run in the job, and every dbt test check says what it checks."""
 
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,3 +47,15 @@ def test_the_job_runs_the_load_ledger_source_tests_on_an_ingestion_asset() -> No
     # they were left out (and logged as "not selected" in every run)
     assert "source_unique_ingestion_load_ledger_load_id" in checks
     assert defs.resolve_asset_graph().get(ledger).group_name == "ingestion"
+
+
+def test_every_dbt_test_check_says_what_it_checks() -> None:
+    from orchestration.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    descriptions = {key.name: graph.get_check_spec(key).description for key in graph.asset_check_keys}
+    assert all(descriptions.values()), [name for name, text in descriptions.items() if not text]
+    assert descriptions["not_null_anomaly_incidents_incident_id"] == "`incident_id` is never NULL."
+    assert descriptions["relationships_marketing_insights_incident_id__incident_id__ref_anomaly_incidents_"] == (
+        "`incident_id` exists as `incident_id` in anomaly_incidents."
+    )
