@@ -2,6 +2,7 @@
 
 import argparse
 import sys
+from contextlib import nullcontext, redirect_stdout
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -58,18 +59,25 @@ def _cmd_run(args: argparse.Namespace, partition_range: tuple[str, str] | None =
         print(f"error: landing folder {settings.landing_dir} does not exist", file=sys.stderr)
         return 2
     show_bar = sys.stderr.isatty() and not args.verbose
-    result = run_pipeline(
-        settings,
-        on_progress=_progress_bar if show_bar else None,
-        log_level="DEBUG" if args.verbose else "INFO" if not show_bar else "WARNING",
-        partition_range=partition_range,
-    )
+    # dbt's own output (a thousand lines a run) goes to a file unless asked for: the summary
+    # below is what a person or a calling script reads
+    run_log = settings.data_dir / "logs" / "last_run.log"
+    run_log.parent.mkdir(parents=True, exist_ok=True)
+    with (nullcontext(sys.stdout) if args.verbose else run_log.open("w")) as output, redirect_stdout(output):
+        result = run_pipeline(
+            settings,
+            on_progress=_progress_bar if show_bar else None,
+            log_level="DEBUG" if args.verbose else "INFO" if not show_bar else "WARNING",
+            partition_range=partition_range,
+        )
     if show_bar:
         sys.stderr.write("\n")
     if not result.success:
         print("error: the run failed; nothing was published or alerted past the failing step:", file=sys.stderr)
         for failure in result.failures:
             print(f"  {failure}", file=sys.stderr)
+        if not args.verbose:
+            print(f"dbt's output: {run_log}", file=sys.stderr)
         return 1
     loads = {key: meta for key, meta in result.asset_metadata.items() if "new_rows" in meta}
     for key, meta in sorted(loads.items()):
@@ -83,6 +91,8 @@ def _cmd_run(args: argparse.Namespace, partition_range: tuple[str, str] | None =
     print(f"Warehouse:   {settings.warehouse_path}")
     print(f"Report:      {settings.report_dir / 'anomaly_report.html'}")
     print(f"Serving:     {settings.serving_dir} (Parquet files and reports.duckdb)")
+    if not args.verbose:
+        print(f"Run log:     {run_log} (dbt's output)")
     for line in _alert_file_lines(settings):
         print(f"Alerts:      {line}")
     return 0
@@ -172,7 +182,12 @@ def build_parser() -> argparse.ArgumentParser:
             # the project's folder, whatever the current folder is
             help=f"data directory (env RETAIL_ANOMALY_DATA_DIR; default {DEFAULT_DATA_DIR})",
         )
-        command.add_argument("--verbose", action="store_true", help="print every Dagster event instead of a progress bar")
+        command.add_argument(
+            "--verbose",
+            action="store_true",
+            help="print every Dagster event and dbt's output instead of a progress bar"
+            " (dbt's output otherwise goes to <data-dir>/logs/last_run.log)",
+        )
     run.set_defaults(handler=_cmd_run)
     backfill.set_defaults(handler=_cmd_backfill)
 

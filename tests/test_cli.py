@@ -220,6 +220,7 @@ def _summary(
     standard error)."""
 
     def succeed(settings, **kwargs) -> PipelineResult:
+        print("12:00:00  1 of 212 START sql table model staging.stg_email__events")  # as dbt does
         metadata = {"alerts/alert_deliveries": {"sent": 0, "failed": 0}}
         return PipelineResult(success=True, settings=settings, asset_metadata=metadata, warnings=list(warnings))
 
@@ -229,6 +230,16 @@ def _summary(
     assert main(["run", "--data-dir", str(data_dir), "--landing", str(landing)]) == 0
     printed = capsys.readouterr()
     return printed.out.splitlines() + printed.err.splitlines()
+
+
+def test_run_keeps_dbts_output_in_the_run_log(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, tmp_path: Path
+) -> None:
+    lines = _summary(monkeypatch, capsys, tmp_path)
+    assert not any("START sql table model" in line for line in lines)
+    run_log = tmp_path / "logs" / "last_run.log"
+    assert "START sql table model staging.stg_email__events" in run_log.read_text()
+    assert f"Run log:     {run_log} (dbt's output)" in lines
 
 
 def test_run_prints_the_warnings_it_went_on_after(
