@@ -124,7 +124,7 @@ def test_an_injected_spike_is_an_anomaly_event(warehouse: Path) -> None:
     direction, severity, explanation = events[0]
     assert direction == "spike"
     assert severity in ("warning", "critical")
-    assert "app channel" in explanation and "above" in explanation
+    assert "app channel" in explanation and "times the usual" in explanation  # a 4x day
 
 
 def test_an_outage_of_a_small_channel_is_flagged_by_its_silence(warehouse: Path) -> None:

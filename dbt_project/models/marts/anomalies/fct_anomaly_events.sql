@@ -55,6 +55,13 @@ explained as (
         -- counts are plural nouns (orders, sessions), the rest singular (revenue, a rate)
         || case when metric_kind = 'count' then ' were ' else ' was ' end
         || case
+            -- a rise to several times the usual reads better as "times" than as thousands of
+            -- percent (as marketing_insights words it)
+            when expected > 0 and value >= 2 * expected then
+                format(case when value >= 10 * expected then '{:,.0f}' else '{:,.1f}' end, value / expected)
+                || ' times the usual ' || usual_phrase || plan_phrase
+                || ' (expected about ' || {{ format_metric_value('metric_unit', 'expected') }}
+                || ', saw ' || {{ format_metric_value('metric_unit', 'value') }} || ')'
             when expected > 0 then format('{:,.0f}', 100 * relative_effect) || '% '
                 || case direction when 'spike' then 'above' else 'below' end
                 || ' the usual ' || usual_phrase || plan_phrase
