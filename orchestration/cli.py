@@ -81,7 +81,11 @@ def _cmd_run(args: argparse.Namespace, partition_range: tuple[str, str] | None =
         return 1
     loads = {key: meta for key, meta in result.asset_metadata.items() if "new_rows" in meta}
     for key, meta in sorted(loads.items()):
-        print(f"Loaded {key}: {meta['new_rows']} new rows, {meta['quarantined_rows']} quarantined")
+        ignored = meta.get("files_ignored") or []
+        print(
+            f"Loaded {key}: {meta['new_rows']} new rows, {meta['quarantined_rows']} quarantined"
+            + (f"; ignored {len(ignored)} file(s) of no landing format: {', '.join(ignored[:3])}" if ignored else "")
+        )
     # warnings do not stop the run, but an empty or stale source (a mistyped landing folder)
     # must not pass unnoticed
     for warning in result.warnings:

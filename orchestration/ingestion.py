@@ -148,6 +148,8 @@ class IngestReport:
     quarantined_rows: int = 0
     quarantine_by_reason: dict[str, int] = field(default_factory=dict)
     loaded_files: list[LoadedFile] = field(default_factory=list)
+    # files in the source's folder that are no landing format (a stray .xlsx, a README)
+    files_ignored: list[str] = field(default_factory=list)
 
     def add(self, loaded: LoadedFile) -> None:
         self.files_loaded += 1
@@ -203,9 +205,20 @@ def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
 
 def landed_files(folder: Path) -> list[Path]:
     """Files with a landing suffix anywhere under `folder`, sorted by path for a repeatable order."""
-    if not folder.is_dir():
-        return []
-    return sorted(path for path in folder.rglob("*") if path.is_file() and path.name.lower().endswith(LANDING_SUFFIXES))
+    return [path for path in _files(folder) if path.name.lower().endswith(LANDING_SUFFIXES)]
+
+
+def ignored_files(folder: Path) -> list[Path]:
+    """Files under `folder` that are no landing format, hidden ones (.DS_Store) aside."""
+    return [
+        path for path in _files(folder)
+        if not path.name.lower().endswith(LANDING_SUFFIXES)
+        and not any(part.startswith(".") for part in path.relative_to(folder).parts)
+    ]
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(path for path in folder.rglob("*") if path.is_file()) if folder.is_dir() else []
 
 
 def file_sha256(path: Path) -> str:
@@ -349,7 +362,10 @@ def ingest_source(
 ) -> IngestReport:
     """Load every file under `<landing_dir>/<source>/` whose bytes are not in the ledger yet."""
     loaded_at = _utc_naive(now)
-    report = IngestReport(source=spec.name)
+    report = IngestReport(
+        source=spec.name,
+        files_ignored=[path.relative_to(landing_dir).as_posix() for path in ignored_files(landing_dir / spec.name)],
+    )
     with utc_session(con):
         for path in landed_files(landing_dir / spec.name):
             report.files_seen += 1

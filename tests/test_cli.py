@@ -214,14 +214,18 @@ def test_env_example_shows_the_defaults_from_any_folder(monkeypatch: pytest.Monk
 # --- the run summary ----------------------------------------------------------------------------
 
 def _summary(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, data_dir: Path, warnings: tuple[str, ...] = ()
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+    data_dir: Path,
+    warnings: tuple[str, ...] = (),
+    loads: dict[str, dict] | None = None,
 ) -> list[str]:
     """The lines `run` prints after a successful run that sent no alert (standard output, then
     standard error)."""
 
     def succeed(settings, **kwargs) -> PipelineResult:
         print("12:00:00  1 of 212 START sql table model staging.stg_email__events")  # as dbt does
-        metadata = {"alerts/alert_deliveries": {"sent": 0, "failed": 0}}
+        metadata = {"alerts/alert_deliveries": {"sent": 0, "failed": 0}, **(loads or {})}
         return PipelineResult(success=True, settings=settings, asset_metadata=metadata, warnings=list(warnings))
 
     monkeypatch.setattr(pipeline, "run_pipeline", succeed)
@@ -240,6 +244,16 @@ def test_run_keeps_dbts_output_in_the_run_log(
     run_log = tmp_path / "logs" / "last_run.log"
     assert "START sql table model staging.stg_email__events" in run_log.read_text()
     assert f"Run log:     {run_log} (dbt's output)" in lines
+
+
+def test_run_names_the_files_it_ignored(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, tmp_path: Path
+) -> None:
+    loads = {"raw/transactions": {"new_rows": 3, "quarantined_rows": 0, "files_ignored": ["transactions/orders.xlsx"]}}
+    assert (
+        "Loaded raw/transactions: 3 new rows, 0 quarantined; ignored 1 file(s) of no landing format: "
+        "transactions/orders.xlsx"
+    ) in _summary(monkeypatch, capsys, tmp_path, loads=loads)
 
 
 def test_run_prints_the_warnings_it_went_on_after(

@@ -595,6 +595,15 @@ def test_failure_mid_file_leaves_nothing_and_a_rerun_loads_it(
     assert (report.files_loaded, report.loaded_rows, report.quarantined_rows) == (1, 1, 1)
 
 
+def test_files_of_no_landing_format_are_reported_not_loaded(con: duckdb.DuckDBPyConnection, landing: Path) -> None:
+    land(landing, "transactions", "orders.csv", csv_text([transaction()]))
+    land(landing, "transactions", "export/orders.xlsx", "not a landing format")
+    land(landing, "transactions", ".DS_Store", "")
+    report = ingest(con, landing)
+    assert (report.files_seen, report.files_loaded) == (1, 1)
+    assert report.files_ignored == ["transactions/export/orders.xlsx"]
+
+
 @pytest.mark.parametrize("spec", [TRANSACTIONS, INTERACTIONS, SOCIAL, EMAIL], ids=lambda spec: spec.name)
 def test_no_landing_folder_loads_nothing(con: duckdb.DuckDBPyConnection, landing: Path, spec) -> None:
     report = ingest_source(con, spec, landing)

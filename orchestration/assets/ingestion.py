@@ -145,13 +145,19 @@ def build_ingestion_asset(spec: SourceSpec) -> AssetsDefinition:
             total_rows = con.execute(f"select count(*) from raw.{spec.name}").fetchone()[0]
             context.log.info(
                 f"{spec.name}: {report.files_loaded} new file(s), {report.loaded_rows} rows loaded, "
-                f"{report.quarantined_rows} quarantined, {report.files_skipped_duplicate} duplicate file(s) skipped"
+                f"{report.quarantined_rows} quarantined, {report.files_skipped_duplicate} file(s) loaded before"
             )
+            if report.files_ignored:
+                context.log.warning(
+                    f"{spec.name}: {len(report.files_ignored)} file(s) of no landing format ignored "
+                    f"(load .csv, .csv.gz, .jsonl, .ndjson or .parquet): {', '.join(report.files_ignored[:5])}"
+                )
             yield MaterializeResult(
                 metadata={
                     "files_seen": report.files_seen,
                     "files_loaded": report.files_loaded,
                     "files_skipped_duplicate": report.files_skipped_duplicate,
+                    "files_ignored": MetadataValue.json(report.files_ignored),
                     "new_rows": report.loaded_rows,
                     "quarantined_rows": report.quarantined_rows,
                     "quarantine_by_reason": MetadataValue.json(report.quarantine_by_reason),
