@@ -52,11 +52,20 @@ def _progress_bar(progress: "Progress") -> None:
 
 
 def _cmd_run(args: argparse.Namespace, partition_range: tuple[str, str] | None = None) -> int:
+    import yaml
+
+    from orchestration.alerting import load_sinks_config
     from orchestration.pipeline import run_pipeline
 
     settings = load_settings(args.data_dir, args.landing)
     if not settings.landing_dir.is_dir():
         print(f"error: landing folder {settings.landing_dir} does not exist", file=sys.stderr)
+        return 2
+    # the alert step comes last: a broken sinks file would otherwise fail the run after the build
+    try:
+        load_sinks_config(settings)
+    except (OSError, ValueError, yaml.YAMLError) as error:
+        print(f"error: alert sinks ({settings.alert_sinks_file or 'environment'}): {error}", file=sys.stderr)
         return 2
     show_bar = sys.stderr.isatty() and not args.verbose
     # dbt's own output (a thousand lines a run) goes to a file unless asked for: the summary

@@ -246,6 +246,18 @@ def test_run_keeps_dbts_output_in_the_run_log(
     assert f"Run log:     {run_log} (dbt's output)" in lines
 
 
+def test_run_refuses_an_alert_sinks_file_it_cannot_use_before_any_work(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, tmp_path: Path
+) -> None:
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    monkeypatch.setenv(ENV_ALERT_SINKS, str(tmp_path / "missing.yml"))
+    # the autouse stand-in for run_pipeline fails the test if the run starts
+    assert main(["run", "--data-dir", str(tmp_path), "--landing", str(landing)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: alert sinks") and "missing.yml" in error
+
+
 def test_run_names_the_files_it_ignored(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, tmp_path: Path
 ) -> None:
