@@ -150,10 +150,17 @@ def _cmd_backfill(args: argparse.Namespace) -> int:
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from orchestration.evaluation import evaluate, format_scorecard, scorecard_passes
+    from orchestration.generator import check_options
 
     # The runs read the environment's settings (quarantine rate, freshness, partitions): a bad
-    # one is reported now rather than after the first seed's data is generated.
+    # one is reported now rather than after the first seed's data is generated, and so are
+    # demo options the generator refuses (after it deleted the seed's old folder).
     load_settings()
+    try:
+        check_options(args.days, args.scale)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     scorecard = evaluate(args.seeds, days=args.days, scale=args.scale, work_dir=Path(args.work_dir), end_date=args.end)
     print(format_scorecard(scorecard))
     # Non-zero when a target is missed, so the scorecard can gate a change in CI.

@@ -96,6 +96,14 @@ class GenerationSummary:
         return "\n".join(lines)
 
 
+def check_options(days: int, scale: float) -> None:
+    """ValueError for options no demo can be generated with."""
+    if days < MIN_DAYS:
+        raise ValueError(f"days must be at least {MIN_DAYS} so that every format and quirk has a file")
+    if scale <= 0:
+        raise ValueError("scale must be positive")
+
+
 def generate(
     out_dir: Path, days: int = 90, seed: int = 7, end_date: date | None = None, scale: float = 1.0
 ) -> GenerationSummary:
@@ -104,10 +112,7 @@ def generate(
     `scale` multiplies volumes (1.0 is about 400 orders and 3000 sessions a day). Refuses to
     write into source folders that already hold files, so old and new data never mix.
     """
-    if days < MIN_DAYS:
-        raise ValueError(f"days must be at least {MIN_DAYS} so that every format and quirk has a file")
-    if scale <= 0:
-        raise ValueError("scale must be positive")
+    check_options(days, scale)
     out_dir = Path(out_dir)
     occupied = [source for source in SOURCES if (out_dir / source).is_dir() and any((out_dir / source).iterdir())]
     if occupied:

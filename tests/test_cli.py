@@ -258,6 +258,13 @@ def test_run_refuses_an_alert_sinks_file_it_cannot_use_before_any_work(
     assert error.startswith("error: alert sinks") and "missing.yml" in error
 
 
+@pytest.mark.parametrize("option", [["--days", "7"], ["--scale", "0"]])
+def test_evaluate_refuses_demo_options_before_any_work(capsys: pytest.CaptureFixture, option: list[str]) -> None:
+    # the autouse stand-in for evaluate fails the test if the scorecard starts
+    assert main(["evaluate", *option]) == 2
+    assert capsys.readouterr().err.startswith("error: ")
+
+
 def test_run_names_the_files_it_ignored(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, tmp_path: Path
 ) -> None:
