@@ -1,13 +1,14 @@
 """The dbt assets: row counts reported once dbt has exited (even when dbt failed), the dbt
-source tests of the load ledger run in the job, and every dbt test check says what it checks."""
+source tests of the load ledger run in the job, every dbt test check says what it checks, and a
+run of older partitions is a backfill."""
 
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dagster import AssetKey, Output
+from dagster import AssetKey, Output, PartitionKeyRange, build_asset_context
 
-from orchestration.assets.transformation import with_row_counts
+from orchestration.assets.transformation import backfill_vars, current_partition_key, with_row_counts
 from orchestration.resources import WarehouseResource
 
 
@@ -59,3 +60,14 @@ def test_every_dbt_test_check_says_what_it_checks() -> None:
     assert descriptions["relationships_marketing_insights_incident_id__incident_id__ref_anomaly_incidents_"] == (
         "`incident_id` exists as `incident_id` in anomaly_incidents."
     )
+
+
+def test_a_run_of_older_partitions_backfills_from_its_first_day() -> None:
+    backfill = ["--vars", '{"reprocess_from_date": "2026-06-01"}']
+    # one day, as Dagster tags a run of one partition (the UI's "Launch 1 run"): no range tags
+    assert backfill_vars(build_asset_context(partition_key="2026-06-01")) == backfill
+    a_week = PartitionKeyRange("2026-06-01", "2026-06-07")
+    assert backfill_vars(build_asset_context(partition_key_range=a_week)) == backfill
+    # the current day is what every ordinary run names
+    assert backfill_vars(build_asset_context(partition_key=current_partition_key())) == []
+    assert backfill_vars(build_asset_context()) == []

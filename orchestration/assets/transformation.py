@@ -96,6 +96,17 @@ def keep_parse_state(invocation_target: Path) -> None:
         os.replace(staged, destination)  # atomic: a concurrent invocation reads a whole file
 
 
+def backfill_vars(context: AssetExecutionContext) -> list[str]:
+    """dbt `--vars` that make the detection models recompute from the run's first partition day
+    when that day is a backfill's; none for an ordinary run. The current day's partition is
+    what every ordinary run names: only older days are a backfill, of one day (a run Dagster
+    tags with one partition key, as the UI's "Launch 1 run" does) or of a range."""
+    partitioned = context.has_partition_key or context.has_partition_key_range
+    if partitioned and context.partition_key_range.start < current_partition_key():
+        return ["--vars", json.dumps({"reprocess_from_date": context.partition_key_range.start})]
+    return []
+
+
 def _build_dbt_assets(name: str, select: str, exclude: str | None = None, partitioned: bool = False):
     @dbt_assets(
         manifest=dbt_project().manifest_path,
@@ -110,13 +121,7 @@ def _build_dbt_assets(name: str, select: str, exclude: str | None = None, partit
     )
     def _dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource) -> Iterator[Any]:
         warehouse.settings()  # exports the warehouse path and masking salt for the dbt subprocess
-        args = ["build"]
-        # the current day's partition is what every ordinary run names: only older days are a
-        # backfill, of one day (the UI's "Launch 1 run") or of a range
-        partitioned = context.has_partition_key or context.has_partition_key_range
-        if partitioned and context.partition_key_range.start < current_partition_key():
-            args += ["--vars", json.dumps({"reprocess_from_date": context.partition_key_range.start})]
-        invocation = dbt.cli(args, context=context)
+        invocation = dbt.cli(["build", *backfill_vars(context)], context=context)
         yield from with_row_counts(context, invocation.stream(), warehouse)
         keep_parse_state(invocation.target_path)
 
