@@ -203,22 +203,16 @@ def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     con.commit()
 
 
-def landed_files(folder: Path) -> list[Path]:
-    """Files with a landing suffix anywhere under `folder`, sorted by path for a repeatable order."""
-    return [path for path in _files(folder) if path.name.lower().endswith(LANDING_SUFFIXES)]
-
-
-def ignored_files(folder: Path) -> list[Path]:
-    """Files under `folder` that are no landing format, hidden ones (.DS_Store) aside."""
-    return [
-        path for path in _files(folder)
-        if not path.name.lower().endswith(LANDING_SUFFIXES)
-        and not any(part.startswith(".") for part in path.relative_to(folder).parts)
+def landing_folder_files(folder: Path) -> tuple[list[Path], list[Path]]:
+    """The files under `folder` with a landing suffix, sorted by path for a repeatable order,
+    and those of no landing format (hidden ones such as .DS_Store aside), from one scan."""
+    files = sorted(path for path in folder.rglob("*") if path.is_file()) if folder.is_dir() else []
+    landed = [path for path in files if path.name.lower().endswith(LANDING_SUFFIXES)]
+    ignored = [
+        path for path in files
+        if path not in landed and not any(part.startswith(".") for part in path.relative_to(folder).parts)
     ]
-
-
-def _files(folder: Path) -> list[Path]:
-    return sorted(path for path in folder.rglob("*") if path.is_file()) if folder.is_dir() else []
+    return landed, ignored
 
 
 def file_sha256(path: Path) -> str:
@@ -362,12 +356,10 @@ def ingest_source(
 ) -> IngestReport:
     """Load every file under `<landing_dir>/<source>/` whose bytes are not in the ledger yet."""
     loaded_at = _utc_naive(now)
-    report = IngestReport(
-        source=spec.name,
-        files_ignored=[path.relative_to(landing_dir).as_posix() for path in ignored_files(landing_dir / spec.name)],
-    )
+    landed, ignored = landing_folder_files(landing_dir / spec.name)
+    report = IngestReport(source=spec.name, files_ignored=[path.relative_to(landing_dir).as_posix() for path in ignored])
     with utc_session(con):
-        for path in landed_files(landing_dir / spec.name):
+        for path in landed:
             report.files_seen += 1
             file_hash = file_sha256(path)
             # Checked per file, so the same bytes twice within one scan are loaded once too.
