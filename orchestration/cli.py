@@ -7,9 +7,10 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from orchestration.settings import DEFAULT_DATA_DIR, Settings, SettingsError, load_settings, parse_day
+from orchestration.settings import DEFAULT_DATA_DIR, SettingsError, load_settings, parse_day
 
 if TYPE_CHECKING:
+    from orchestration.alerting import AlertSinksConfig
     from orchestration.pipeline import Progress
 
 
@@ -63,7 +64,7 @@ def _cmd_run(args: argparse.Namespace, partition_range: tuple[str, str] | None =
         return 2
     # the alert step comes last: a broken sinks file would otherwise fail the run after the build
     try:
-        load_sinks_config(settings)
+        sinks = load_sinks_config(settings)
     except (OSError, ValueError, yaml.YAMLError) as error:
         print(f"error: alert sinks ({settings.alert_sinks_file or 'environment'}): {error}", file=sys.stderr)
         return 2
@@ -106,19 +107,17 @@ def _cmd_run(args: argparse.Namespace, partition_range: tuple[str, str] | None =
     print(f"Serving:     {settings.serving_dir} (Parquet files and reports.duckdb)")
     if not args.verbose:
         print(f"Run log:     {run_log} (dbt's output)")
-    for line in _alert_file_lines(settings):
+    for line in _alert_file_lines(sinks):
         print(f"Alerts:      {line}")
     return 0
 
 
-def _alert_file_lines(settings: Settings) -> list[str]:
+def _alert_file_lines(sinks: "AlertSinksConfig") -> list[str]:
     """Where the JSON-lines sinks keep alerts, said only as far as it is true: a sink writes its
     file with the first alert, and the sink configuration may name another file or none."""
     from orchestration.alert_sinks import JsonlSink
-    from orchestration.alerting import load_sinks_config
 
-    # the configuration the run's alert step has just loaded, so it loads here too
-    paths = [sink.path for sink in load_sinks_config(settings).sinks if isinstance(sink, JsonlSink)]
+    paths = [sink.path for sink in sinks.sinks if isinstance(sink, JsonlSink)]
     if not paths:
         return ["no JSON-lines file configured (see RETAIL_ANOMALY_ALERT_SINKS)"]
     return [str(path) if path.is_file() else f"none written yet (they would go to {path})" for path in paths]
