@@ -178,6 +178,22 @@ from reports.anomaly_events
 where incident_id = $incident_id and source = $source and metric = $metric and grain = $grain
 """
 
+# Both drill-downs read the incident's events of the charted metric, and mark the segments
+# that are among them.
+_INCIDENT_EVENTS_CTE = """incident_events as (
+    select * from reports.anomaly_events
+    where incident_id = $incident_id and metric = $metric and grain = $grain
+),"""
+
+
+def _flagged_sql(relation: str) -> str:
+    return f"""exists (
+            select 1 from incident_events
+            where incident_events.segment_type = {relation}.segment_type
+                and incident_events.segment_value = {relation}.segment_value
+        ) as flagged,"""
+
+
 # The model's drill-down (int_anomaly_contributions) of the incident's flagged totals of the
 # metric. A segment's delta there is in the total's units (a rate's deviation weighted by the
 # segment's share of the total's denominator); its share of the incident's move is its summed
@@ -186,10 +202,7 @@ where incident_id = $incident_id and source = $source and metric = $metric and g
 _DRILLDOWN_SQL = """
 with
 
-incident_events as (
-    select * from reports.anomaly_events
-    where incident_id = $incident_id and metric = $metric and grain = $grain
-),
+{incident_events}
 
 total_anomalies as (
     select anomaly_id, observed - expected as total_delta,
@@ -215,11 +228,7 @@ segment_contributions as (
 final as (
     select
         segment_contributions.*,
-        exists (
-            select 1 from incident_events
-            where incident_events.segment_type = segment_contributions.segment_type
-                and incident_events.segment_value = segment_contributions.segment_value
-        ) as flagged,
+        {flagged}
     from segment_contributions
 )
 
@@ -238,10 +247,7 @@ order by contribution_share desc nulls last, abs(deviation) desc, segment_type, 
 _SEGMENT_PEERS_SQL = """
 with
 
-incident_events as (
-    select * from reports.anomaly_events
-    where incident_id = $incident_id and metric = $metric and grain = $grain
-),
+{incident_events}
 
 incident_periods as (
     select distinct period_start from incident_events
@@ -273,11 +279,7 @@ final as (
     select
         segment_moves.*,
         null::double as contribution_share,
-        exists (
-            select 1 from incident_events
-            where incident_events.segment_type = segment_moves.segment_type
-                and incident_events.segment_value = segment_moves.segment_value
-        ) as flagged,
+        {flagged}
         deviation * case $direction when 'drop' then -1 else 1 end as move_with_incident,
     from segment_moves
 )
@@ -345,10 +347,18 @@ def _drilldown(
     }
     periods, total_periods = con.execute(_INCIDENT_PERIODS_SQL, parameters).fetchone()
     if total_periods:
-        sql, basis, periods = _DRILLDOWN_SQL.format(contributions=contributions), "total", total_periods
+        sql = _DRILLDOWN_SQL.format(
+            contributions=contributions,
+            incident_events=_INCIDENT_EVENTS_CTE,
+            flagged=_flagged_sql("segment_contributions"),
+        )
+        basis, periods = "total", total_periods
         parameters |= {"limit": DRILLDOWN_LIMIT}
     else:
-        sql, basis = _SEGMENT_PEERS_SQL.format(observations=observations), "segments"
+        sql = _SEGMENT_PEERS_SQL.format(
+            observations=observations, incident_events=_INCIDENT_EVENTS_CTE, flagged=_flagged_sql("segment_moves")
+        )
+        basis = "segments"
         parameters |= {"limit": DRILLDOWN_LIMIT, "direction": incident.direction}
     return basis, periods, [SegmentContribution(*row) for row in con.execute(sql, parameters).fetchall()]
 
