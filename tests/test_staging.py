@@ -1,5 +1,6 @@
 """The staging YAML agrees with the contract, the raw schema, the architecture doc and itself."""
 
+import ast
 import re
 from pathlib import Path
 from typing import Any
@@ -13,14 +14,16 @@ from orchestration.ingestion import ensure_raw_schema
 from orchestration.settings import PROJECT_DIR
 
 STAGING_DIR = PROJECT_DIR / "dbt_project" / "models" / "staging"
+# the project's macros, and its generic tests (macros too, for dbt)
+MACRO_DIRS = (PROJECT_DIR / "dbt_project" / "macros", PROJECT_DIR / "dbt_project" / "tests" / "generic")
 ARCHITECTURE = PROJECT_DIR / "docs" / "architecture.md"
 MASK_PII_KINDS = {"customer_id", "email", "phone", "ip", "user_agent", "handle", "url"}
 # Staging source name → raw table, for every source the staging layer reads.
 RAW_TABLES = {**{name: name for name in SOURCES}, "ground_truth": "anomaly_labels", "ingestion": "load_ledger"}
 
 
-def load_yaml(pattern: str) -> list[tuple[Path, dict[str, Any]]]:
-    return [(path, yaml.safe_load(path.read_text())) for path in sorted(STAGING_DIR.glob(pattern))]
+def load_yaml(pattern: str, directory: Path = STAGING_DIR) -> list[tuple[Path, dict[str, Any]]]:
+    return [(path, yaml.safe_load(path.read_text())) for path in sorted(directory.glob(pattern))]
 
 
 def declared_sources() -> dict[str, dict[str, Any]]:
@@ -146,3 +149,37 @@ def test_staging_model_is_documented_and_tested(model_name: str) -> None:
     natural_key_tests = [test for test in model.get("data_tests", []) if "unique_combination" in test]
     assert len(natural_key_tests) == 1
     assert any(test["model"] == model_name for test in declared_unit_tests())
+
+
+def defined_macros() -> dict[str, tuple[Path, list[str]]]:
+    """Macro name → (its folder, its argument names), from every `{% macro %}` / `{% test %}`.
+
+    dbt names a generic test `test_<name>`. The arguments are read as a Python signature, so a
+    default such as `x=none` or `unit="number"` drops out.
+    """
+    macros = {}
+    for path in sorted(path for directory in MACRO_DIRS for path in directory.glob("**/*.sql")):
+        for kind, name, arguments in re.findall(
+            r"\{%-?\s*(macro|test)\s+(\w+)\s*\((.*?)\)\s*-?%\}", path.read_text(), flags=re.S
+        ):
+            signature = ast.parse(f"def _({arguments}): pass").body[0].args
+            macros[f"test_{name}" if kind == "test" else name] = (path.parent, [arg.arg for arg in signature.args])
+    return macros
+
+
+def test_every_macro_is_documented_with_its_arguments() -> None:
+    """Each macro has an entry in its folder's `_<folder>__macros.yml`: what dbt docs show."""
+    documented = {}
+    for path, document in (entry for directory in MACRO_DIRS for entry in load_yaml("**/_*__macros.yml", directory)):
+        assert path.name == f"_{path.parent.name}__macros.yml", path
+        for macro in document["macros"]:
+            documented[macro["name"]] = (path.parent, macro)
+    macros = defined_macros()
+    # dbt only warns about an entry whose macro is gone
+    assert set(documented) == set(macros)
+    for name, (folder, arguments) in macros.items():
+        documented_folder, macro = documented[name]
+        assert documented_folder == folder, name
+        assert macro.get("description", "").strip(), name
+        assert [argument["name"] for argument in macro.get("arguments", [])] == arguments, name
+        assert all(argument.get("description", "").strip() for argument in macro.get("arguments", [])), name
