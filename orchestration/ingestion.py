@@ -6,6 +6,7 @@ rows to `raw.quarantine` with a reason code, and its ledger row records the coun
 landed row is in exactly one of the two tables and a crash never leaves half a file.
 """
 
+import csv
 import hashlib
 import zlib
 from collections import Counter
@@ -369,8 +370,9 @@ def ingest_source(
             file_path = path.relative_to(landing_dir).as_posix()
             try:
                 loaded = _load_file(con, spec, path, file_path, file_hash, loaded_at)
-            # zlib.error: a .csv.gz whose compressed data is corrupt (gzip raises it, not OSError).
-            except (OSError, EOFError, UnicodeError, zlib.error, duckdb.Error) as error:
+            # zlib.error: a .csv.gz whose compressed data is corrupt (gzip raises it, not OSError);
+            # csv.Error: a line holding one field beyond the field size limit.
+            except (OSError, EOFError, UnicodeError, zlib.error, csv.Error, duckdb.Error) as error:
                 # Fail the run naming the file: it is immutable, so someone must replace or remove it.
                 raise LandedFileError(f"cannot load {file_path}: {error}") from error
             report.add(loaded)

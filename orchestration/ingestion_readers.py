@@ -13,9 +13,10 @@ import codecs
 import csv
 import gc
 import gzip
+import itertools
 import json
 import re
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,6 +39,14 @@ _CSV_FIELD_SIZE_LIMIT = 64 * 1024 * 1024
 _NOT_UTF8 = re.compile("[\udc80-\udcff]")
 _INVALID_ENCODING = "invalid_encoding"
 _INVALID_ENCODING_DETAIL = "{} holds bytes that are not UTF-8 (kept as \\xNN in raw_content)"
+# A CSV file is read this many characters at a time (whole lines: a hint to readlines).
+_CSV_CHUNK_CHARS = 1 << 20
+# What follows a CSV file's last line: a blank line is no record, yet a quoted field still open at
+# the end of the file takes it in, which tells that record apart.
+_AFTER_LAST_LINE = "\n"
+# From inside a quoted field: its text before the quote that closes it (a doubled quote is text).
+_QUOTED_TEXT = re.compile(r'[^"]*(?:""[^"]*)*')
+_UNCLOSED_QUOTE = "quote opened on line {} is never closed"
 
 
 def landed_column(index: int) -> str:
@@ -172,26 +181,159 @@ def _records_tables(line_numbers: list[int], records: list[list[str]], width: in
     ]
 
 
+@dataclass(frozen=True)
+class _Cut:
+    """A CSV record cut short at a quote that is never closed: it ends on the line that quote opens on."""
+
+    last_line: int
+    fields: list[str]
+    detail: str
+
+
+class _CsvLines:
+    """A CSV file's physical lines as csv.reader takes them, numbered from 1, that can be read again
+    from the first line of the record being parsed.
+
+    A quoted field may hold line breaks, so a record may span lines; a quote that is never closed
+    would make the rest of the file (or all up to some later quote) one record. `cut` tells such a
+    record, so that parsing can go on from the line after the one that quote opens on.
+    """
+
+    def __init__(self, handle: IO[str]) -> None:
+        self._handle = handle
+        # (number of the first line, lines) of the chunks read and still needed, in file order.
+        self._chunks: deque[tuple[int, list[str]]] = deque()
+        self._lines_read = 0
+        # The first line of the record being parsed: chunks wholly before it are no longer needed.
+        self.record_line = 1
+        # The blank line given after the file's last one (_AFTER_LAST_LINE), once the end is read.
+        self.end_line: int | None = None
+        self._reading = self._read()
+
+    def _read(self) -> Iterator[list[str]]:
+        while self.end_line is None:
+            chunk = self._handle.readlines(_CSV_CHUNK_CHARS)
+            if not chunk:
+                chunk = [_AFTER_LAST_LINE]
+                self.end_line = self._lines_read + 1
+            while self._chunks and self._chunks[0][0] + len(self._chunks[0][1]) <= self.record_line:
+                self._chunks.popleft()
+            self._chunks.append((self._lines_read + 1, chunk))
+            self._lines_read += len(chunk)
+            yield chunk
+
+    def starting_at(self, number: int) -> Iterator[str]:
+        """The lines from `number` (not before `record_line`) to the end of the file."""
+        self.record_line = number
+        kept = [chunk[max(number - first, 0) :] for first, chunk in self._chunks if first + len(chunk) > number]
+        return itertools.chain(*kept, itertools.chain.from_iterable(self._reading))
+
+    def _between(self, first: int, last: int) -> list[str]:
+        """Lines `first` to `last`, already read."""
+        lines: list[str] = []
+        for start, chunk in self._chunks:
+            if start <= last and start + len(chunk) > first:
+                lines += chunk[max(first - start, 0) : last - start + 1]
+        return lines
+
+    def cut(self, first: int, last: int, *, oversized: bool = False) -> _Cut | None:
+        """The record read from lines `first` to `last`, cut at a quote never closed; None if it has none.
+
+        Each line after the first starts inside a quoted field. A quote in it that is not doubled
+        closes the field if a comma or a line break follows (the record then only goes on past the
+        line if a quote opens again on it). If anything else follows, or the file ends first, or
+        (`oversized`) the field outgrew the size limit, the quote is taken as never closed.
+        """
+        if oversized and first == last:
+            return None  # one field too large for a line of its own: no quote runs on
+        opened = first
+        for number, line in enumerate(self._between(first + 1, last), first + 1):
+            quoted = _QUOTED_TEXT.match(line).end()  # it matches, if only the empty text
+            if quoted == len(line):
+                continue
+            if line[quoted + 1 : quoted + 2] not in ("", ",", "\r", "\n"):
+                return self._cut_at(first, opened, f"the next quote, on line {number}, is followed by text")
+            opened = number
+        if last == self.end_line:
+            return self._cut_at(first, opened, "")
+        if oversized:
+            return self._cut_at(first, opened, f"within the {csv.field_size_limit():,} characters a field may hold")
+        return None
+
+    def _cut_at(self, first: int, opened: int, why: str) -> _Cut:
+        lines = self._between(first, opened)
+        # The quoted field ends with its line, without the line break.
+        lines[-1] = lines[-1].rstrip("\r\n")
+        detail = _UNCLOSED_QUOTE.format(opened) + (f" ({why})" if why else "")
+        return _Cut(last_line=opened, fields=next(csv.reader(lines)), detail=detail)
+
+
+def _oversized_field(error: csv.Error) -> bool:
+    return str(error).startswith("field larger than field limit")
+
+
+def _csv_header(lines: _CsvLines) -> tuple[list[str], int]:
+    """The first record that is not blank and its last line; one with a quote never closed is cut there."""
+    reader = csv.reader(lines.starting_at(1))
+    last_line = 0
+    try:
+        for record in reader:
+            first_line, last_line = last_line + 1, reader.line_num
+            if first_line != last_line and (cut := lines.cut(first_line, last_line)):
+                return cut.fields, cut.last_line
+            if record:
+                return record, last_line
+    except csv.Error as error:
+        if not (_oversized_field(error) and (cut := lines.cut(last_line + 1, reader.line_num, oversized=True))):
+            raise
+        return cut.fields, cut.last_line
+    return [], last_line
+
+
 def _csv_table(path: Path) -> tuple[pa.Table, tuple[str, ...]]:
-    """Parse an RFC 4180 CSV; a record whose field count differs from the header's is malformed."""
+    """Parse an RFC 4180 CSV; a record whose field count differs from the header's is malformed.
+
+    So is a record with a quote that is never closed: it is cut at the end of the line the quote
+    opens on, and parsing goes on from the next line as if that record had ended there.
+    """
     csv.field_size_limit(max(csv.field_size_limit(), _CSV_FIELD_SIZE_LIMIT))
     line_numbers, records = [], []
     bad_lines, bad_details, bad_contents = [], [], []
+
+    def malformed(first_line: int, record: list[str], detail: str) -> None:
+        bad_lines.append(first_line)
+        bad_details.append(detail)
+        bad_contents.append(json.dumps([_escaped(value) for value in record], ensure_ascii=False))
+
     with _garbage_collection_paused(), _open_text(path) as handle:
-        reader = csv.reader(handle)
-        header = next((record for record in reader if record), [])
+        lines = _CsvLines(handle)
+        header, last_line = _csv_header(lines)
         width = len(header)
-        # reader.line_num is the last physical line read, so a record starts one after the previous end.
-        last_line = reader.line_num
-        for record in reader:
-            first_line, last_line = last_line + 1, reader.line_num
-            if len(record) == width:
-                line_numbers.append(first_line)
-                records.append(record)
-            elif record:  # a blank line is no record at all
-                bad_lines.append(first_line)
-                bad_details.append(f"record has {len(record)} fields, the header has {width}")
-                bad_contents.append(json.dumps([_escaped(value) for value in record], ensure_ascii=False))
+        # One reader to the end of the file, and after each record cut at an unclosed quote a new
+        # one from the next line.
+        while last_line != lines.end_line:
+            offset = last_line
+            reader = csv.reader(lines.starting_at(offset + 1))
+            try:
+                for record in reader:
+                    # reader.line_num is the last physical line read, so a record starts one after the previous end.
+                    first_line, last_line = last_line + 1, offset + reader.line_num
+                    lines.record_line = last_line + 1
+                    if first_line != last_line and (cut := lines.cut(first_line, last_line)):
+                        malformed(first_line, cut.fields, cut.detail)
+                        last_line = cut.last_line
+                        break
+                    if len(record) == width:
+                        line_numbers.append(first_line)
+                        records.append(record)
+                    elif record:  # a blank line is no record at all
+                        malformed(first_line, record, f"record has {len(record)} fields, the header has {width}")
+            except csv.Error as error:
+                first_line, reached = last_line + 1, offset + reader.line_num
+                if not (_oversized_field(error) and (cut := lines.cut(first_line, reached, oversized=True))):
+                    raise
+                malformed(first_line, cut.fields, cut.detail)
+                last_line = cut.last_line
         good = _records_tables(line_numbers, records, width)
         bad = _text_table(bad_lines, None, width, "malformed_row", bad_details, bad_contents)
     # A header name that is not UTF-8 matches no contract column: it is an extra column.

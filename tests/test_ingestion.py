@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from orchestration import ingestion
+from orchestration import ingestion, ingestion_readers
 from orchestration.contract import (
     EARLIEST_EVENT_TIME,
     EMAIL,
@@ -428,6 +428,136 @@ def test_line_numbers_count_physical_lines_of_quoted_multiline_fields(
     assert rows(con, "select category from raw.transactions where _line_number = 3") == [("toys\nand\r\ngames",)]
     assert quarantine(con) == [(8, "malformed_row", "record has 3 fields, the header has 17")]
     assert rows(con, "select raw_content from raw.quarantine") == [('["o-9", "too", "few"]',)]
+
+
+def unclosed_quote(row: str) -> str:
+    """`row` with a quote opened before its category that is never closed."""
+    return row.replace(",toys,", ',"toys,')
+
+
+def fields_up_to_the_line_end(line: str) -> list[str]:
+    """What a line with an unclosed quote holds: its fields, the quoted one running to the line end."""
+    before, quoted = line.split(',"')
+    return [*before.split(","), quoted]
+
+
+@pytest.mark.parametrize(
+    ("name", "newline", "encode"),
+    [
+        ("orders.csv", "\n", str.encode),
+        ("orders.csv.gz", "\r\n", lambda text: gzip.compress(("\ufeff" + text).encode())),
+    ],
+    ids=["lf", "crlf_gzip_bom"],
+)
+def test_an_unclosed_quote_costs_only_the_record_it_opens_in(
+    con: duckdb.DuckDBPyConnection, landing: Path, name: str, newline: str, encode
+) -> None:
+    header = ",".join(GOOD_TRANSACTION)
+    row = ",".join(GOOD_TRANSACTION.values())
+    broken = unclosed_quote(row.replace("o-1", "o-2"))
+    # line 1 header, 2 row, 3 quote never closed, 4 row, 5 blank, 6 row: without a closing quote the
+    # parser read lines 3-6 as one record, whose field count made it one malformed row.
+    lines = [header, row, broken, row.replace("o-1", "o-3"), "", row.replace("o-1", "o-4")]
+    land(landing, "transactions", name, encode(newline.join(lines) + newline))
+    report = ingest(con, landing)
+    assert (report.landed_rows, report.loaded_rows, report.quarantined_rows) == (4, 3, 1)
+    assert rows(con, "select order_id, _line_number from raw.transactions order by 2") == [
+        ("o-1", 2),
+        ("o-3", 4),
+        ("o-4", 6),
+    ]
+    assert quarantine(con) == [(3, "malformed_row", "quote opened on line 3 is never closed")]
+    ((raw_content,),) = rows(con, "select raw_content from raw.quarantine")
+    assert json.loads(raw_content) == fields_up_to_the_line_end(broken)
+
+
+def test_each_unclosed_quote_is_one_malformed_row_even_where_a_later_quote_seems_to_close_it(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
+    header = ",".join(GOOD_TRANSACTION)
+    row = ",".join(GOOD_TRANSACTION.values())
+    quoted = row.replace("o-1", "o-3").replace(",toys,", ',"toys, games",')
+    # The parser took the quote opening "toys, games" on line 4 for the one closing line 3's: o-2 had
+    # 17 fields, so it loaded with two lines in its category, and o-3 was gone.
+    lines = [header, row, unclosed_quote(row.replace("o-1", "o-2")), quoted, row.replace("o-1", "o-4")]
+    lines += [unclosed_quote(row.replace("o-1", "o-5")), row.replace("o-1", "o-6")]
+    land(landing, "transactions", "orders.csv", "\n".join(lines) + "\n")
+    report = ingest(con, landing)
+    assert (report.landed_rows, report.loaded_rows, report.quarantined_rows) == (6, 4, 2)
+    assert rows(con, "select order_id, category, _line_number from raw.transactions order by 3") == [
+        ("o-1", "toys", 2),
+        ("o-3", "toys, games", 4),
+        ("o-4", "toys", 5),
+        ("o-6", "toys", 7),
+    ]
+    assert quarantine(con) == [
+        (3, "malformed_row", "quote opened on line 3 is never closed (the next quote, on line 4, is followed by text)"),
+        (6, "malformed_row", "quote opened on line 6 is never closed"),
+    ]
+
+
+def test_a_quoted_line_break_closed_later_stays_one_record_and_a_quote_open_at_the_end_is_cut(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
+    header = ",".join(GOOD_TRANSACTION)
+    row = ",".join(GOOD_TRANSACTION.values())
+    multiline = row.replace("o-1", "o-2").replace(",toys,", ',"toys\nand ""games""",')
+    # line 1 header, 2 row, 3-4 one record, 5 a quote never closed and no line break at the end
+    lines = [header, row, multiline, unclosed_quote(row.replace("o-1", "o-3"))]
+    land(landing, "transactions", "orders.csv", "\n".join(lines))
+    report = ingest(con, landing)
+    assert (report.landed_rows, report.loaded_rows, report.quarantined_rows) == (3, 2, 1)
+    assert rows(con, "select order_id, category, _line_number from raw.transactions order by 3") == [
+        ("o-1", "toys", 2),
+        ("o-2", 'toys\nand "games"', 3),
+    ]
+    assert quarantine(con) == [(5, "malformed_row", "quote opened on line 5 is never closed")]
+
+
+def test_an_unclosed_quote_in_the_header_ends_it_at_its_line(con: duckdb.DuckDBPyConnection, landing: Path) -> None:
+    """The rows are no longer read into the header's last name: each is quarantined for its fields."""
+    header = ",".join(GOOD_TRANSACTION).replace(",category,", ',"category,')
+    row = ",".join(GOOD_TRANSACTION.values())
+    land(landing, "transactions", "orders.csv", "\n".join([header, row, row.replace("o-1", "o-2")]) + "\n")
+    report = ingest(con, landing)
+    assert (report.landed_rows, report.quarantined_rows) == (2, 2)
+    assert quarantine(con) == [(line, "malformed_row", "record has 17 fields, the header has 9") for line in (2, 3)]
+
+
+def test_a_quote_still_open_after_a_field_size_limit_of_text_is_cut_at_its_line(
+    con: duckdb.DuckDBPyConnection, landing: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rather than the file failing because the rest of it does not fit in one field."""
+    monkeypatch.setattr(ingestion_readers, "_CSV_FIELD_SIZE_LIMIT", 2_000)
+    limit = csv.field_size_limit(2_000)
+    try:
+        row = ",".join(GOOD_TRANSACTION.values())
+        later = [row.replace("o-1", f"o-{number}") for number in range(3, 40)]
+        lines = [",".join(GOOD_TRANSACTION), row, unclosed_quote(row.replace("o-1", "o-2")), *later]
+        land(landing, "transactions", "orders.csv", "\n".join(lines) + "\n")
+        report = ingest(con, landing)
+    finally:
+        csv.field_size_limit(limit)
+    assert (report.loaded_rows, report.quarantined_rows) == (38, 1)
+    assert quarantine(con) == [
+        (3, "malformed_row", "quote opened on line 3 is never closed (within the 2,000 characters a field may hold)")
+    ]
+    assert rows(con, "select max(_line_number) from raw.transactions") == [(40,)]
+
+
+def test_a_line_with_a_field_beyond_the_size_limit_fails_the_load_naming_the_file(
+    con: duckdb.DuckDBPyConnection, landing: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No quote runs on, so nothing can be cut: the file is refused, not the run crashed."""
+    monkeypatch.setattr(ingestion_readers, "_CSV_FIELD_SIZE_LIMIT", 2_000)
+    limit = csv.field_size_limit(2_000)
+    try:
+        row = ",".join(GOOD_TRANSACTION.values()).replace("o-1", "o-" + "1" * 3_000)
+        land(landing, "transactions", "orders.csv", "\n".join([",".join(GOOD_TRANSACTION), row]) + "\n")
+        with pytest.raises(ingestion.LandedFileError, match="cannot load transactions/orders.csv: field larger"):
+            ingest(con, landing)
+    finally:
+        csv.field_size_limit(limit)
 
 
 def test_headers_match_case_insensitively_and_extra_or_missing_optional_columns_are_fine(
