@@ -12,10 +12,9 @@ DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
 TEST_SALT = "masking-test-salt"
 
 
-def run_dbt(data_dir: Path, *args: str, salt: str = TEST_SALT) -> str:
+def run_dbt(data_dir: Path, *args: str, salt: str = TEST_SALT) -> None:
     """`dbt <args>` with `data_dir` as the data folder (its warehouse.duckdb); target and logs
-    stay in data_dir so a concurrent dbt run in the checkout is not disturbed. Returns dbt's
-    standard output."""
+    stay in data_dir so a concurrent dbt run in the checkout is not disturbed."""
     env = {**os.environ, ENV_DATA_DIR: str(data_dir), ENV_MASKING_SALT: salt, "DO_NOT_TRACK": "1"}
     result = subprocess.run(
         [str(DBT_EXECUTABLE), *args, "--profiles-dir", str(PROJECT_DIR),
@@ -23,4 +22,3 @@ def run_dbt(data_dir: Path, *args: str, salt: str = TEST_SALT) -> str:
         cwd=PROJECT_DIR, env=env, capture_output=True, text=True,
     )
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
-    return result.stdout

@@ -1,19 +1,15 @@
 """The dbt assets: row counts reported once dbt has exited (even when dbt failed), the dbt
-source tests of the load ledger run in the job, every dbt test check says what it checks, a
-run of older partitions is a backfill, and the dbt unit tests (left out of the job) pass."""
+source tests of the load ledger run in the job, every dbt test check says what it checks, and a
+run of older partitions is a backfill."""
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 from dagster import AssetKey, Output, PartitionKeyRange, build_asset_context
 
-from dbt_runner import run_dbt
 from orchestration.assets.transformation import backfill_vars, current_partition_key, with_row_counts
 from orchestration.resources import WarehouseResource
-from orchestration.settings import PROJECT_DIR
 
 
 class _Context:
@@ -75,14 +71,3 @@ def test_a_run_of_older_partitions_backfills_from_its_first_day() -> None:
     # the current day is what every ordinary run names
     assert backfill_vars(build_asset_context(partition_key=current_partition_key())) == []
     assert backfill_vars(build_asset_context()) == []
-
-
-def test_the_dbt_unit_tests_pass_on_the_demo_warehouse(demo_run) -> None:
-    """The job builds without dbt's unit tests (they check SQL, not data), so they run here,
-    against the demo run's warehouse: unit tests read their models' inputs' column types."""
-    declared = sum(
-        len(yaml.safe_load(path.read_text()).get("unit_tests", []))
-        for path in (PROJECT_DIR / "dbt_project" / "models").rglob("_*__models.yml")
-    )
-    output = run_dbt(demo_run.settings.data_dir, "test", "--select", "test_type:unit")
-    assert re.search(rf"Finished running [^\n]*\b{declared} unit tests?\b", output), output[-3000:]

@@ -121,10 +121,7 @@ def _build_dbt_assets(name: str, select: str, exclude: str | None = None, partit
     )
     def _dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource) -> Iterator[Any]:
         warehouse.settings()  # exports the warehouse path and masking salt for the dbt subprocess
-        # unit tests check the SQL, not the data: they run in the test suite, not in every run
-        invocation = dbt.cli(
-            ["build", "--exclude-resource-type", "unit_test", *backfill_vars(context)], context=context
-        )
+        invocation = dbt.cli(["build", *backfill_vars(context)], context=context)
         yield from with_row_counts(context, invocation.stream(), warehouse)
         keep_parse_state(invocation.target_path)
 
