@@ -2,9 +2,10 @@
 
 `retail-anomaly evaluate --seeds 101,202 --days 180` calls `evaluate` and prints
 `format_scorecard`. Detection rates come from reports.detection_kpis_by_kind (each label
-counted once, caught when any of its metric/segment rows was hit), the false-positive rate
-from reports.detection_kpis (false-positive cells / evaluated cells), both for the `ensemble`
-detector, i.e. what the product publishes.
+counted once, caught when any of its metric/segment rows was hit, at any severity), the
+false-positive rate from reports.detection_kpis (false-positive cells / evaluated cells), both
+for the `ensemble` detector, i.e. what the product publishes. Beside them, without a target:
+the critical labels an alert went out for (caught in a critical incident).
 """
 
 import os
@@ -28,6 +29,7 @@ _COUNT_COLUMNS = (
     "detected_anomalies",
     "critical_labelled_anomalies",
     "critical_detected_anomalies",
+    "critical_alerted_anomalies",
     "evaluated_cells",
     "false_positive_cells",
     "series_evaluated_cells",
@@ -41,6 +43,7 @@ select
     detected_anomalies,
     critical_labelled_anomalies,
     critical_detected_anomalies,
+    critical_alerted_anomalies,
     mean_time_to_detect_hours,
 from reports.detection_kpis_by_kind
 where detector = 'ensemble'
@@ -119,12 +122,13 @@ def format_scorecard(df: pd.DataFrame) -> str:
         f"Targets: critical detection >= {CRITICAL_DETECTION_TARGET:.0%}, all detection >= {DETECTION_TARGET:.0%}, "
         f"false-positive rate <= {FALSE_POSITIVE_TARGET:.2%} of evaluated cells",
         "",
-        f"{'kind':<30} {'critical caught':>17} {'all caught':>17} {'false positives':>26} "
-        f"{'metric series only':>26} {'hours to detect':>16}",
+        f"{'kind':<30} {'critical caught':>17} {'critical alerted':>17} {'all caught':>17} "
+        f"{'false positives':>26} {'metric series only':>26} {'hours to detect':>16}",
     ]
     for kind, row in pooled.iterrows():
         lines.append(
-            f"{kind:<30} {_detection_cell(row, critical=True):>17} {_detection_cell(row, critical=False):>17} "
+            f"{kind:<30} {_detection_cell(row, critical=True):>17} {_alerted_cell(row):>17} "
+            f"{_detection_cell(row, critical=False):>17} "
             f"{_false_positive_cell(row.false_positive_cells, row.evaluated_cells):>26} "
             f"{_false_positive_cell(row.series_false_positive_cells, row.series_evaluated_cells):>26} "
             f"{_hours(row.mean_time_to_detect_hours):>16}"
@@ -132,7 +136,8 @@ def format_scorecard(df: pd.DataFrame) -> str:
     lines += ["", "Per seed (all kinds):"]
     for seed, row in _pooled(df[df["kind"] == ALL_KINDS], "seed").iterrows():
         lines.append(
-            f"  seed {seed}: critical {_detection_cell(row, critical=True)}, all {_detection_cell(row, critical=False)}, "
+            f"  seed {seed}: critical {_detection_cell(row, critical=True)} (alerted {_alerted_cell(row)}), "
+            f"all {_detection_cell(row, critical=False)}, "
             f"false positives {_false_positive_cell(row.false_positive_cells, row.evaluated_cells)} "
             f"(series only {_false_positive_cell(row.series_false_positive_cells, row.series_evaluated_cells)})"
         )
@@ -192,6 +197,15 @@ def _detection_cell(row: pd.Series, critical: bool) -> str:
     if meets is None:
         return "-"
     return f"{int(detected)}/{int(labelled)} {detected / labelled:.0%} {_verdict(meets)}"
+
+
+def _alerted_cell(row: pd.Series) -> str:
+    """Critical labels an alert went out for: no target, alerts are the product's choice of
+    what is worth interrupting someone for (customer anomalies never alert)."""
+    alerted, labelled = row.critical_alerted_anomalies, row.critical_labelled_anomalies
+    if pd.isna(labelled) or labelled == 0:
+        return "-"
+    return f"{int(alerted)}/{int(labelled)} {alerted / labelled:.0%}"
 
 
 def _false_positive_cell(false_positives: float, evaluated: float) -> str:

@@ -74,6 +74,14 @@ from (values
 ) as observations (observation_id, customer_key, metric, period_start)
 """
 
+# o1 opened a critical incident (an alert went out); o3 is in a warning one.
+INCIDENTS_SQL = """
+create table intermediate.int_incident_events as
+select * from (values ('o1', 'i1'), ('o3', 'i3')) as events (anomaly_id, incident_id);
+create table intermediate.int_incident_summaries as
+select * from (values ('i1', 'critical'), ('i3', 'warning')) as incidents (incident_id, peak_severity);
+"""
+
 FEEDBACK_SQL = """
 create table config.analyst_feedback as
 select * from (values ('o5', 'true_positive', 'campaign post', timestamp '2026-03-22 09:00'))
@@ -100,7 +108,7 @@ def evaluation_warehouse(
     con = duckdb.connect(str(path))
     for schema in ("staging", "marts", "intermediate", "config"):
         con.execute(f"create schema {schema}")
-    for statement in (LABELS_SQL, OBSERVATIONS_SQL, CUSTOMERS_SQL, FEEDBACK_SQL):
+    for statement in (LABELS_SQL, OBSERVATIONS_SQL, CUSTOMERS_SQL, INCIDENTS_SQL, FEEDBACK_SQL):
         con.execute(statement)
     for model in EVALUATION_MODELS:
         con.execute(f"create table intermediate.{model} as {compiled_models[model]}")
@@ -148,6 +156,15 @@ def test_detection_rolls_up_per_metric_source_and_overall_with_time_to_detect(ev
     assert detections[("A", "ensemble", "all", "all")] == (True, 2.0)
     # a day cell is complete at midnight: 14 h after the 10:00 start
     assert detections[("A", "seasonal", "all", "all")] == (True, 14.0)
+    # alerted: the ensemble's hit of A is in a critical incident, B's (o3) in a warning one
+    alerted = dict(
+        evaluation_warehouse.execute(
+            "select label_id || '/' || detector, is_alerted from intermediate.int_label_detections"
+            " where source = 'all' and metric = 'all'"
+        ).fetchall()
+    )
+    assert alerted["A/ensemble"] is True and alerted["A/seasonal"] is False
+    assert alerted["B/ensemble"] is False and alerted["C/ensemble"] is False
     assert detections[("B", "ensemble", "all", "all")] == (False, None)
     # customer metrics are filed under the customers source
     assert detections[("C", "ensemble", "customers", "customer_order_value")][0] is True
@@ -183,6 +200,7 @@ def _kind_rows(seed: int, rows: list[tuple]) -> pd.DataFrame:
         "detected_anomalies",
         "critical_labelled_anomalies",
         "critical_detected_anomalies",
+        "critical_alerted_anomalies",
         "mean_time_to_detect_hours",
         "evaluated_cells",
         "false_positive_cells",
@@ -196,8 +214,8 @@ def test_scorecard_pools_seeds_and_marks_each_target():
     no_cells = (None, None, None, None)
     scorecard = pd.concat(
         [
-            _kind_rows(101, [("spike", 4, 4, 2, 2, 3.0, *no_cells), ("all", 10, 9, 5, 5, 4.0, 20000, 40, 8000, 30)]),
-            _kind_rows(202, [("spike", 4, 2, 2, 1, 5.0, *no_cells), ("all", 10, 8, 5, 4, 6.0, 20000, 150, 8000, 60)]),
+            _kind_rows(101, [("spike", 4, 4, 2, 2, 1, 3.0, *no_cells), ("all", 10, 9, 5, 5, 4, 4.0, 20000, 40, 8000, 30)]),
+            _kind_rows(202, [("spike", 4, 2, 2, 1, 0, 5.0, *no_cells), ("all", 10, 8, 5, 4, 3, 6.0, 20000, 150, 8000, 60)]),
         ],
         ignore_index=True,
     )
@@ -205,12 +223,15 @@ def test_scorecard_pools_seeds_and_marks_each_target():
     lines = {line.split()[0]: line for line in text.splitlines() if line.split()[:1] in (["spike"], ["all"])}
     # spike pooled: critical 3/4 = 75% fails 95%, all 6/8 = 75% fails 85%; time weighted by detections
     assert "3/4 75% FAIL" in lines["spike"] and "6/8 75% FAIL" in lines["spike"]
+    # alerted (caught in a critical incident) has no target: 1/4 in all, 7/10 in all kinds
+    assert "3/4 75% FAIL 1/4 25% 6/8" in " ".join(lines["spike"].split())
+    assert "9/10 90% FAIL 7/10 70% 17/20" in " ".join(lines["all"].split())
     assert lines["spike"].rstrip().endswith(f"{(4 * 3.0 + 2 * 5.0) / 6:.1f}")
     # all pooled: critical 9/10 fails, all 17/20 = 85% passes, false positives 190/40000 = 0.47%
     # pass, but the series alone, 90/16000 = 0.56%, fail
     assert "9/10 90% FAIL" in lines["all"] and "17/20 85% PASS" in lines["all"]
     assert "190/40000 0.47% PASS" in lines["all"] and "90/16000 0.56% FAIL" in lines["all"]
-    assert "seed 202: critical 4/5 80% FAIL" in text and "false positives 150/20000 0.75% FAIL" in text
+    assert "seed 202: critical 4/5 80% FAIL (alerted 3/5 60%)" in text and "false positives 150/20000 0.75% FAIL" in text
     assert text.rstrip().endswith("Overall: FAIL")
     assert not scorecard_passes(scorecard)
 
@@ -218,12 +239,12 @@ def test_scorecard_pools_seeds_and_marks_each_target():
 @pytest.mark.parametrize(
     ("row", "passes"),
     [
-        (("all", 20, 18, 10, 10, 2.0, 10000, 20, 4000, 15), True),
-        (("all", 20, 18, 10, 9, 2.0, 10000, 20, 4000, 15), False),  # critical 90%
-        (("all", 20, 16, 10, 10, 2.0, 10000, 20, 4000, 15), False),  # all 80%
-        (("all", 20, 18, 10, 10, 2.0, 10000, 60, 4000, 15), False),  # 0.6% of all cells
-        (("all", 20, 18, 10, 10, 2.0, 10000, 20, 4000, 25), False),  # 0.63% of the series
-        (("all", 20, 18, 0, 0, 2.0, 10000, 20, 4000, 15), True),  # no critical labels to miss
+        (("all", 20, 18, 10, 10, 0, 2.0, 10000, 20, 4000, 15), True),  # alerts have no target
+        (("all", 20, 18, 10, 9, 9, 2.0, 10000, 20, 4000, 15), False),  # critical 90%
+        (("all", 20, 16, 10, 10, 10, 2.0, 10000, 20, 4000, 15), False),  # all 80%
+        (("all", 20, 18, 10, 10, 10, 2.0, 10000, 60, 4000, 15), False),  # 0.6% of all cells
+        (("all", 20, 18, 10, 10, 10, 2.0, 10000, 20, 4000, 25), False),  # 0.63% of the series
+        (("all", 20, 18, 0, 0, 0, 2.0, 10000, 20, 4000, 15), True),  # no critical labels to miss
     ],
 )
 def test_scorecard_passes_only_when_every_pooled_target_is_met(row: tuple, passes: bool):
@@ -239,11 +260,11 @@ def test_kind_kpis_are_read_for_the_ensemble_with_the_cell_counts_on_the_all_row
         con.execute(
             """
             create table reports.detection_kpis_by_kind as select * from (values
-                ('ensemble', 'spike', 3, 3, 1, 1, 2.5),
-                ('ensemble', 'all', 5, 4, 2, 2, 3.0),
-                ('robust_z', 'all', 5, 1, 2, 0, 9.0)
+                ('ensemble', 'spike', 3, 3, 1, 1, 1, 2.5),
+                ('ensemble', 'all', 5, 4, 2, 2, 1, 3.0),
+                ('robust_z', 'all', 5, 1, 2, 0, 0, 9.0)
             ) as t (detector, kind, labelled_anomalies, detected_anomalies, critical_labelled_anomalies,
-                    critical_detected_anomalies, mean_time_to_detect_hours)
+                    critical_detected_anomalies, critical_alerted_anomalies, mean_time_to_detect_hours)
             """
         )
         con.execute(
@@ -264,6 +285,7 @@ def test_kind_kpis_are_read_for_the_ensemble_with_the_cell_counts_on_the_all_row
     cell_columns = ["evaluated_cells", "false_positive_cells", "series_evaluated_cells", "series_false_positive_cells"]
     assert kinds.loc["all", cell_columns].tolist() == [5000, 12, 1500, 10]
     assert kinds.loc["all", "detected_anomalies"] == 4
+    assert kinds.loc["all", "critical_alerted_anomalies"] == 1
     assert kinds.loc["spike", cell_columns].isna().all()
 
 
