@@ -14,11 +14,12 @@
     (orders, units, revenue; sessions, events) or the same metric in another segment are
     anomalous in the same direction and day (`corroborated`; days only: within an hour all
     traffic metrics share the same luck). Severity (from the cell's own detectors; corroboration
-    makes a near miss an anomaly, not a more severe one): `critical` when two or more detectors agree
-    (or the only detector that can judge the cell fires: the robust z of a metric without
-    weekly seasonality or level shift chart, e.g. mentions), |z| reaches `critical_z` and the
-    change is at least twice `min_effect`; `warning` when two agree or |z| reaches
-    `critical_z`; else `info`.
+    makes a near miss an anomaly, not a more severe one): `critical` when the change is at
+    least twice `min_effect` and either two or more detectors agree (or the only detector that
+    can judge the cell fires: the robust z of a metric without weekly seasonality or level
+    shift chart, e.g. mentions) with |z| reaching `critical_z`, or |z| reaches twice
+    `critical_z`, or the cell's run of anomalies has lasted var `critical_after_days` (4) days;
+    `warning` when two agree or |z| reaches `critical_z`; else `info`.
 
     An outage of a small segment is judged on the run it makes (`fires_silence`): an hour of a
     count with nothing at all where something was expected, and where the same hour of the
@@ -287,6 +288,7 @@ recurrences as (
 judged as (
     select
         statuses.*,
+        candidate_runs.run_started_at,
         coalesce(recurrences.recurrence_count, 0) as recurrence_count,
         case
             when statuses.candidate_status = 'anomaly'
@@ -295,6 +297,7 @@ judged as (
             else statuses.candidate_status
         end as status,
     from statuses
+    left join candidate_runs using (series_key, period_start)
     left join recurrences using (series_key, period_start)
     where {{ reprocessed_periods() }}
 ),
@@ -325,9 +328,16 @@ final as (
             when status <> 'anomaly' then null
             -- nothing at all where min_volume was expected is an outage
             when fires_silence then 'critical'
-            when detector_count >= least(2, judging_detector_count)
-                and abs(primary_z) >= critical_z
-                and relative_effect >= 2 * min_effect
+            when relative_effect >= 2 * min_effect
+                and (
+                    (detector_count >= least(2, judging_detector_count) and abs(primary_z) >= critical_z)
+                    -- far past the critical bar one detector is enough: a bounce rate 20 times
+                    -- its usual level on one day is not a level shift the chart could confirm
+                    or abs(primary_z) >= 2 * critical_z
+                    -- a change that has lasted is critical however it is seen: a category
+                    -- down 60% for four days, which the point detectors judge day by day
+                    or period_end - run_started_at >= to_days({{ var("critical_after_days", 4) }})
+                )
                 then 'critical'
             when detector_count >= 2 or abs(primary_z) >= critical_z then 'warning'
             else 'info'
@@ -371,6 +381,7 @@ final as (
         critical_z,
         min_volume,
         min_effect,
+        run_started_at,
         recurrence_count,
     from judged
 )
