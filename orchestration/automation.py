@@ -16,8 +16,6 @@ from dagster import (
     sensor,
 )
 
-from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
-
 from orchestration.assets.transformation import current_partition_key
 from orchestration.contract import LANDING_SUFFIXES, SOURCES
 from orchestration.resources import WarehouseResource
@@ -36,10 +34,10 @@ def landing_fingerprint(warehouse: WarehouseResource) -> tuple[str, int]:
     return hashlib.sha256("\n".join(entries).encode()).hexdigest(), len(entries)
 
 
-def build_landing_sensor(job: UnresolvedAssetJobDefinition) -> SensorDefinition:
+def build_landing_sensor(job_name: str) -> SensorDefinition:
     @sensor(
         name="landing_folder_sensor",
-        job=job,
+        job_name=job_name,
         minimum_interval_seconds=60,
         default_status=DefaultSensorStatus.RUNNING,
         description="Starts a run when files appear (or change) in the landing folder. Files already "
@@ -59,11 +57,11 @@ def build_landing_sensor(job: UnresolvedAssetJobDefinition) -> SensorDefinition:
 
 
 def _refresh_schedule(
-    job: UnresolvedAssetJobDefinition, name: str, cron: str, status: DefaultScheduleStatus, description: str
+    job_name: str, name: str, cron: str, status: DefaultScheduleStatus, description: str
 ) -> ScheduleDefinition:
     @schedule(
         name=name,
-        job=job,
+        job_name=job_name,
         cron_schedule=cron,
         execution_timezone="UTC",
         default_status=status,
@@ -75,17 +73,17 @@ def _refresh_schedule(
     return refresh
 
 
-def build_schedules(job: UnresolvedAssetJobDefinition) -> list[ScheduleDefinition]:
+def build_schedules(job_name: str) -> list[ScheduleDefinition]:
     return [
         _refresh_schedule(
-            job,
+            job_name,
             "hourly_refresh",
             "5 * * * *",
             DefaultScheduleStatus.STOPPED,
             "Every hour: refresh the hourly metrics as new events land.",
         ),
         _refresh_schedule(
-            job,
+            job_name,
             "daily_refresh",
             "30 1 * * *",
             DefaultScheduleStatus.RUNNING,

@@ -32,8 +32,8 @@ def build_resources(warehouse: WarehouseResource | None = None) -> dict[str, obj
 defs = Definitions(
     assets=all_assets,
     jobs=[retail_anomaly_job],
-    sensors=[build_landing_sensor(retail_anomaly_job)],
-    schedules=build_schedules(retail_anomaly_job),
+    sensors=[build_landing_sensor(retail_anomaly_job.name)],
+    schedules=build_schedules(retail_anomaly_job.name),
     resources=build_resources(),
     executor=in_process_executor,
 )

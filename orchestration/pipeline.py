@@ -1,14 +1,16 @@
 """Run the whole job in-process: what `retail-anomaly run` and the tests call."""
 
 import os
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from dagster import AssetCheckSeverity, DagsterEventType, DagsterInstance, EventLogEntry
+
+# The tags Dagster gives a run of a range of partitions (a backfill from the UI). Not exported:
+# execute_in_process takes one partition key, and a range only through these tags.
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
-from dagster._core.utils import make_new_run_id
-from dagster._utils.error import SerializableErrorInfo
 
 from orchestration.resources import WarehouseResource
 from orchestration.settings import Settings
@@ -41,7 +43,14 @@ def _instance() -> DagsterInstance:
     return DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
 
 
-def _root_cause(error: SerializableErrorInfo) -> str:
+class _ErrorInfo(Protocol):
+    """What a failed step's event holds: a message and the error that caused it."""
+
+    message: str
+    cause: "_ErrorInfo | None"
+
+
+def _root_cause(error: _ErrorInfo) -> str:
     """The innermost error: Dagster wraps what went wrong in its own step error."""
     while error.cause is not None:
         error = error.cause
@@ -74,7 +83,7 @@ def run_pipeline(
     warehouse = WarehouseResource(data_dir=str(settings.data_dir), landing_dir=str(settings.landing_dir))
     job = defs.resolve_job_def(retail_anomaly_job.name)
     total = len(job.asset_layer.asset_graph.get_all_asset_keys())
-    run_id = make_new_run_id()
+    run_id = str(uuid.uuid4())  # Dagster's own run ids are uuid4 text too
     done = 0
 
     def track(entry: EventLogEntry) -> None:

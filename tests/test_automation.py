@@ -12,7 +12,7 @@ from orchestration.resources import WarehouseResource
 
 
 def evaluate(landing: Path, cursor: str | None) -> tuple[list[RunRequest], SkipReason | None, str | None]:
-    sensor = build_landing_sensor(retail_anomaly_job)
+    sensor = build_landing_sensor(retail_anomaly_job.name)
     warehouse = WarehouseResource(data_dir=str(landing.parent / "data"), landing_dir=str(landing))
     context = build_sensor_context(
         cursor=cursor, resources={"warehouse": warehouse}, definitions=defs
@@ -48,14 +48,14 @@ def test_sensor_requests_one_run_per_new_set_of_files(tmp_path: Path) -> None:
 
 
 def test_schedules_run_the_whole_job_in_utc() -> None:
-    schedules = {schedule.name: schedule for schedule in build_schedules(retail_anomaly_job)}
+    schedules = {schedule.name: schedule for schedule in build_schedules(retail_anomaly_job.name)}
     assert set(schedules) == {"hourly_refresh", "daily_refresh"}
     assert all(schedule.job_name == retail_anomaly_job.name for schedule in schedules.values())
     assert all(schedule.execution_timezone == "UTC" for schedule in schedules.values())
 
 
 def test_a_scheduled_run_targets_the_partition_of_its_day() -> None:
-    daily = next(schedule for schedule in build_schedules(retail_anomaly_job) if schedule.name == "daily_refresh")
+    daily = next(schedule for schedule in build_schedules(retail_anomaly_job.name) if schedule.name == "daily_refresh")
     context = build_schedule_context(
         scheduled_execution_time=datetime(2026, 6, 30, 1, 30, tzinfo=UTC),
         repository_def=defs.get_repository_def(),
