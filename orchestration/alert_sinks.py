@@ -24,7 +24,8 @@ class Alert:
 
     incident_id: str
     severity: str
-    source: str
+    source: str  # the headline event's
+    sources: tuple[str, ...]  # every source with events in the incident
     started_at: str
     ended_at: str
     headline: str
@@ -38,18 +39,18 @@ class Alert:
     report: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "affected_metrics": list(self.affected_metrics),
+        return {**asdict(self), "sources": list(self.sources), "affected_metrics": list(self.affected_metrics),
                 "affected_segments": list(self.affected_segments)}
 
     @property
     def subject(self) -> str:
         # One line: a line break in a headline must not start a new e-mail header.
-        return " ".join(f"[retail-anomaly] {self.severity.upper()} {self.source}: {self.headline}".split())
+        return " ".join(f"[retail-anomaly] {self.severity.upper()} {', '.join(self.sources)}: {self.headline}".split())
 
     def as_text(self) -> str:
         return "\n".join(
             [
-                f"{self.severity.upper()} anomaly in {self.source}: {self.headline}",
+                f"{self.severity.upper()} anomaly in {', '.join(self.sources)}: {self.headline}",
                 f"Period: {self.started_at} to {self.ended_at}",
                 f"What happened: {self.explanation}",
                 f"Likely driver: {self.likely_driver or 'not identified'}",

@@ -196,6 +196,7 @@ def alert_for(incident: Incident, report: str) -> Alert:
         incident_id=incident.incident_id,
         severity=incident.peak_severity,
         source=incident.source,
+        sources=incident.sources,
         started_at=_iso_utc(incident.started_at),
         ended_at=_iso_utc(incident.ended_at),
         headline=incident.headline,

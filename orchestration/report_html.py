@@ -484,9 +484,9 @@ def render_markdown_summary(warehouse_path: Path, run_label: str | None = None) 
     if overview.incidents:
         lines += [f"Incidents: {counts}.", ""]
         lines += _markdown_table(
-            ["severity", "source", "started (UTC)", "headline", "likely driver", "suggested action"],
+            ["severity", "sources", "started (UTC)", "headline", "likely driver", "suggested action"],
             [
-                (i.peak_severity, i.source, _format_timestamp(i.started_at), i.headline, i.likely_driver,
+                (i.peak_severity, ", ".join(i.sources), _format_timestamp(i.started_at), i.headline, i.likely_driver,
                  i.suggested_action)
                 for i in overview.incidents[:MARKDOWN_INCIDENT_LIMIT]
             ],

@@ -13,7 +13,8 @@ SEVERITIES = ("critical", "warning", "info")
 @dataclass(frozen=True)
 class Incident:
     incident_id: str
-    source: str
+    source: str  # the headline event's
+    sources: tuple[str, ...]  # every source with events in it (an app outage: orders and sessions)
     started_at: datetime
     ended_at: datetime
     peak_severity: str
@@ -43,6 +44,7 @@ ranked as (
     select
         incidents.incident_id,
         incidents.source,
+        incidents.sources,
         incidents.started_at,
         incidents.ended_at,
         incidents.peak_severity,
@@ -82,6 +84,7 @@ def read_incidents(con: duckdb.DuckDBPyConnection, severity: str | None = None) 
     incidents = []
     for row in con.execute(_INCIDENTS_SQL, {"severity": severity, "severities": list(SEVERITIES)}).fetchall():
         values = dict(zip([column[0] for column in con.description], row, strict=True))
+        values["sources"] = _as_tuple(values["sources"])
         values["affected_metrics"] = _as_tuple(values["affected_metrics"])
         values["affected_segments"] = _as_tuple(values["affected_segments"])
         incidents.append(Incident(**values))

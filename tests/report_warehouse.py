@@ -82,6 +82,7 @@ create table reports.anomaly_incidents as
 select
     incident_id,
     any_value(source) as source,
+    any_value(source) as sources,
     min(period_start) as started_at,
     max(period_end) as ended_at,
     any_value(severity) as peak_severity,

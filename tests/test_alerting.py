@@ -26,7 +26,7 @@ with warnings.catch_warnings():
     import smtpd
 
 PAYLOAD_FIELDS = {
-    "incident_id", "severity", "source", "started_at", "ended_at", "headline", "explanation",
+    "incident_id", "severity", "source", "sources", "started_at", "ended_at", "headline", "explanation",
     "likely_driver", "suggested_action", "affected_metrics", "affected_segments", "peak_score",
     "event_count", "report",
 }
@@ -169,6 +169,7 @@ def test_payload_carries_the_incident_and_its_marketing_insight(warehouse: Path,
     assert (revenue["headline"], revenue["explanation"], revenue["source"], revenue["likely_driver"],
             revenue["suggested_action"]) == incident
     assert revenue["affected_segments"] == ["channel=web", "total=all"]
+    assert revenue["sources"] == ["transactions"]
     assert revenue["started_at"] == "2026-05-31T00:00Z"
 
 

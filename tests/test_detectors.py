@@ -1,11 +1,15 @@
-"""The detection engine end to end on a small synthetic shop: raw orders → dbt → scored cells.
+"""The detection engine end to end on a small synthetic shop: raw orders and visits → dbt →
+scored cells → incidents → alerts.
 
-Three channels sell a Poisson number of orders a day (the store peaks on Saturdays). The app
-gets one injected spike day and, a week before it, sells nothing from 08:00 to 18:00 (an
-outage of about 3 orders an hour); the web loses 60% of its orders for 18 days (a level
-shift); the store stays clean. The hand-computed detector cases are dbt unit tests in the YAML.
+Three channels sell a Poisson number of orders a day (the store peaks on Saturdays); the web
+and the app also have visits (sessions), three for every order they usually sell. The app
+gets one injected spike day and, a week before it, is down from 08:00 to 18:00: no orders
+(an outage of about 3 orders an hour) and no visits; the web loses 60% of its orders for 18
+days (a level shift); the store stays clean. The hand-computed detector cases are dbt unit
+tests in the YAML.
 """
 
+import json
 import shutil
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
@@ -17,6 +21,8 @@ import pandas as pd
 import pytest
 
 from dbt_runner import run_dbt
+from orchestration.alert_sinks import JsonlSink
+from orchestration.alerting import AlertSinksConfig, send_alerts
 from orchestration.ingestion import ensure_raw_schema
 
 FIRST_DAY = date(2026, 1, 1)
@@ -30,6 +36,9 @@ SHIFT_DAYS = 18
 SHIFT_FACTOR = 0.4
 OUTAGE_DAY = FIRST_DAY + timedelta(days=63)
 OUTAGE_HOURS = range(8, 18)
+# Visits of the channels with a website or app (the store has none), per usual order.
+SESSIONS_PER_ORDER = 3
+SESSION_CHANNELS = ("web", "app")
 # Models between the prepared series and the scored cells: what a re-run with other vars rebuilds.
 SCORING_MODELS = "int_metric_series_prepared+,+fct_metric_observations"
 
@@ -78,15 +87,46 @@ def synthetic_order_lines() -> pd.DataFrame:
     return lines
 
 
+def synthetic_interaction_events() -> pd.DataFrame:
+    """One page view a session, at a random minute of the opening hours; the web and the app
+    keep their usual visits every day (spike and level shift are in the orders), except the
+    app's outage hours, which have none."""
+    rng = np.random.default_rng(20260102)
+    rows = []
+    for offset in range(DAYS):
+        day = FIRST_DAY + timedelta(days=offset)
+        for channel in SESSION_CHANNELS:
+            for minute in np.sort(rng.integers(8 * 60, 20 * 60, rng.poisson(SESSIONS_PER_ORDER * DAILY_ORDERS[channel]))):
+                if channel == "app" and day == OUTAGE_DAY and minute // 60 in OUTAGE_HOURS:
+                    continue
+                rows.append({
+                    "event_id": f"e{len(rows)}",
+                    "event_ts": datetime(day.year, day.month, day.day) + timedelta(minutes=int(minute)),
+                    "session_id": f"s{len(rows)}",
+                    "channel": channel,
+                    "event_type": "page_view",
+                })
+    events = pd.DataFrame(rows)
+    events["_load_id"] = 2
+    events["_file_hash"] = "synthetic-visits"
+    events["_file_path"] = "interactions/synthetic.csv"
+    events["_line_number"] = events.index + 2
+    events["_loaded_at"] = datetime(2026, 4, 1)
+    return events
+
+
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The synthetic orders scored by the real dbt project (the other sources stay empty)."""
+    """The synthetic orders and visits scored and grouped into incidents by the real dbt
+    project (social and e-mail stay empty)."""
     data_dir = tmp_path_factory.mktemp("detectors")
     lines = synthetic_order_lines()
+    visits = synthetic_interaction_events()
     with duckdb.connect(str(data_dir / "warehouse.duckdb")) as con:
         ensure_raw_schema(con)
         con.execute("insert into raw.transactions by name select * from lines")
-    run_dbt(data_dir, "build", "--select", "+fct_anomaly_events", "--exclude", "test_type:data", "test_type:unit")
+        con.execute("insert into raw.interactions by name select * from visits")
+    run_dbt(data_dir, "build", "--select", "+marketing_insights", "--exclude", "test_type:data", "test_type:unit")
     yield data_dir
 
 
@@ -135,7 +175,7 @@ def test_an_outage_of_a_small_channel_is_flagged_by_its_silence(warehouse: Path)
             """
             select metric, segment_type, segment_value, period_start, status, severity, silent_hours, silent_expected_volume
             from marts.fct_metric_observations
-            where fires_silence
+            where fires_silence and source = 'transactions'
             order by metric, segment_type, period_start
             """
         ).df()
@@ -151,6 +191,53 @@ def test_an_outage_of_a_small_channel_is_flagged_by_its_silence(warehouse: Path)
     assert app["silent_expected_volume"].iloc[0] >= 20 > app["silent_expected_volume"].iloc[0] - 5, app
     assert app["period_start"].iloc[-1] == outage_end - pd.Timedelta(hours=1)
     assert app["silent_hours"].diff().dropna().eq(1).all(), app
+
+
+def test_a_channel_outage_is_one_incident_across_sources_and_one_alert(warehouse: Path, tmp_path: Path) -> None:
+    """The app was down: its orders (transactions) and its visits (interactions) fell in the
+    same hours. That is one incident holding both sources, told as the channel going down,
+    and one alert, not one per source."""
+    outage_start = datetime.combine(OUTAGE_DAY, datetime.min.time()) + timedelta(hours=OUTAGE_HOURS[0])
+    outage_end = datetime.combine(OUTAGE_DAY, datetime.min.time()) + timedelta(hours=OUTAGE_HOURS[-1] + 1)
+    with duckdb.connect(str(warehouse / "warehouse.duckdb"), read_only=True) as con:
+        app_events = con.execute(
+            """
+            select events.source, events.metric, events.grain, events.period_start, incident_events.incident_id
+            from marts.fct_anomaly_events as events
+            inner join intermediate.int_incident_events as incident_events using (anomaly_id)
+            where events.segment_type = 'channel' and events.segment_value = 'app' and events.direction = 'drop'
+                and events.period_start < ? and events.period_end > ?
+            """,
+            [outage_end, outage_start],
+        ).df()
+        incidents = con.execute(
+            "select incident_id, source, sources, peak_severity, headline, driver_code from reports.anomaly_incidents"
+        ).df().set_index("incident_id")
+    assert set(app_events["source"]) == {"transactions", "interactions"}, app_events
+    assert {"orders", "sessions"} <= set(app_events["metric"]), app_events
+    assert app_events["incident_id"].nunique() == 1, f"one outage, several incidents:\n{app_events}"
+    outage = incidents.loc[app_events["incident_id"].iloc[0]]
+    assert outage["sources"] == "interactions, transactions"
+    assert outage["source"] in ("interactions", "transactions")  # the headline event's
+    assert outage["peak_severity"] == "critical"
+    assert outage["driver_code"] == "channel_outage"
+    # "... on the app channel (interactions and transactions), ...", the headline event's source first
+    other = ({"interactions", "transactions"} - {outage["source"]}).pop()
+    assert f"app channel ({outage['source']} and {other})" in outage["headline"], outage["headline"]
+
+    # The alerts of a copy (sending writes the delivery ledger into the warehouse).
+    shutil.copyfile(warehouse / "warehouse.duckdb", tmp_path / "warehouse.duckdb")
+    alerts_file = tmp_path / "alerts.jsonl"
+    send_alerts(tmp_path / "warehouse.duckdb", tmp_path, AlertSinksConfig(sinks=(JsonlSink(alerts_file),), base_delay_seconds=0))
+    alerts = [json.loads(line) for line in alerts_file.read_text().splitlines()]
+    app_alerts = [
+        alert for alert in alerts
+        if "channel=app" in alert["affected_segments"]
+        and alert["started_at"] < f"{outage_end:%Y-%m-%dT%H:%M:%S}Z" and alert["ended_at"] > f"{outage_start:%Y-%m-%dT%H:%M:%S}Z"
+    ]
+    assert [alert["incident_id"] for alert in app_alerts] == [outage.name], app_alerts
+    assert "app channel" in app_alerts[0]["likely_driver"]
+    assert app_alerts[0]["sources"] == ["interactions", "transactions"]
 
 
 def test_a_clean_series_is_judged_and_not_flagged(warehouse: Path) -> None:

@@ -1,5 +1,6 @@
 {#- Consecutive and related anomaly events grouped into incidents (grouping rule in
-    int_incident_events), each with a headline, an explanation and its likely driver. -#}
+    int_incident_events), each with a headline, an explanation and its likely driver. The
+    headline names every source of an incident, the headline event's first. -#}
 with
 
 incidents as (
@@ -15,6 +16,14 @@ described as (
         incidents.*,
         drivers.driver_code,
         drivers.likely_driver,
+        -- "transactions", or "transactions and interactions" when the incident spans sources
+        regexp_replace(
+            array_to_string(
+                list_concat([source], list_filter(string_split(sources, ', '), lambda other: other <> source)),
+                ', '
+            ),
+            ', ([^,]+)$', ' and \1'
+        ) as source_names,
         case
             -- whole days show as dates, anything shorter with its hours
             when started_at = date_trunc('day', started_at) and ended_at = started_at + interval 1 day then
@@ -34,6 +43,7 @@ final as (
     select
         incident_id,
         source,
+        sources,
         started_at,
         ended_at,
         peak_severity,
@@ -47,7 +57,7 @@ final as (
         upper(peak_severity[1]) || peak_severity[2:] || ': '
         || lower({{ metric_display_name('primary_metric') }}) || ' ' || direction
         || {{ segment_phrase('primary_segment_type', 'primary_segment_value') }}
-        || ' (' || source || '), ' || time_span as headline,
+        || ' (' || source_names || '), ' || time_span as headline,
         -- a one-period incident is fully told by its event; "a, b, c" reads as "a, b and c"
         primary_explanation
         || case

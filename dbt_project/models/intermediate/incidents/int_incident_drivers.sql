@@ -1,8 +1,10 @@
 {#- The likely driver of each incident and what marketing could do about it, from the
     incident's own events and evidence in the other sources: email sends and social spikes
     from `incident_driver_lead_hours` before the incident to the end of its first period,
-    orders versus sessions, the promotion planned for its first day. The first matching rule
-    wins, most specific first. A send explains a rise in visits or orders only while the
+    orders versus sessions, the promotion planned for its first day. An incident may span
+    sources (the app channel's orders and sessions falling together are one incident), so the
+    rules read its events, never only its headline source. The first matching rule wins, most
+    specific first. A send explains a rise in visits or orders only while the
     campaign still brings its own (tagged) visits and orders: at least
     `incident_driver_min_campaign_share` of the rise's excess over expected in its first
     period; sends go out every few days, so one is nearly always within the lead hours. -#}
@@ -96,6 +98,7 @@ own_signals as (
     select
         incident_id,
         bool_or(metric = 'sessions' and direction = 'drop') as sessions_fell,
+        bool_or(metric = 'orders' and direction = 'drop') as own_orders_fell,
         bool_or(metric = 'sessions' and direction = 'spike') as sessions_rose,
         bool_or(metric = 'orders' and direction = 'spike') as orders_rose,
         bool_or(metric = 'delivered' and direction = 'spike') as deliveries_rose,
@@ -126,7 +129,8 @@ channel_drops as (
 ),
 
 channel_outages as (
-    -- orders and sessions of the same channel falling together: the channel itself was down
+    -- orders and sessions of the same channel falling together (at the same time, or an hour
+    -- apart in one incident): the channel itself was down
     select
         own_drop.incident_id,
         arg_max(own_drop.segment_value, abs(own_drop.score)) as outage_channel,
@@ -134,8 +138,10 @@ channel_outages as (
     inner join channel_drops as other_drop
         on own_drop.segment_value = other_drop.segment_value
         and own_drop.metric <> other_drop.metric
-        and own_drop.period_start < other_drop.period_end
-        and other_drop.period_start < own_drop.period_end
+        and (
+            own_drop.incident_id = other_drop.incident_id
+            or (own_drop.period_start < other_drop.period_end and other_drop.period_start < own_drop.period_end)
+        )
     group by own_drop.incident_id
 ),
 
@@ -162,7 +168,8 @@ social_spikes_before as (
         and events.metric in {{ social_attention_metrics }}
         and events.period_start >= incident_windows.started_at - interval {{ lead_hours }} hours
         and events.period_start < incident_windows.first_period_end
-    where incident_windows.source <> 'social'
+    -- social's own spikes are not evidence for a social-only incident
+    where incident_windows.sources <> 'social'
     group by incident_windows.incident_id
 ),
 
@@ -210,7 +217,6 @@ planned_days as (
 evidence as (
     select
         incidents.incident_id,
-        incidents.source,
         incidents.direction,
         incidents.started_at,
         incidents.ended_at,
@@ -237,7 +243,8 @@ classified as (
         *,
         case
             when outage_channel is not null then 'channel_outage'
-            when source = 'interactions' and sessions_fell and not orders_fell then 'tracking_outage'
+            -- visits fell while orders held, in this incident and overall
+            when sessions_fell and not own_orders_fell and not orders_fell then 'tracking_outage'
             when sessions_rose and (bot_share_rose or conversion_fell) then 'bot_traffic'
             -- list prices per unit falling, or baskets cheaper while more units sell
             when unit_price_fell or (units_rose and order_value_fell) then 'pricing_error'

@@ -1,5 +1,7 @@
 {#- One row per incident: its time span, peak, the primary event (highest severity, then the
-    largest score) that headlines it, and what else moved. -#}
+    largest score) that headlines it, and what else moved. An incident may span sources (an
+    outage of the app channel moves orders and sessions): `source` is the primary event's,
+    `sources` lists them all. -#}
 with
 
 events as (
@@ -28,7 +30,7 @@ ranked_events as (
 incidents as (
     select
         incident_id,
-        any_value(source) as source,
+        string_agg(distinct source, ', ' order by source) as sources,
         min(period_start) as started_at,
         max(period_end) as ended_at,
         max(severity_rank) as peak_severity_rank,
@@ -51,7 +53,8 @@ incidents as (
 final as (
     select
         incidents.incident_id,
-        incidents.source,
+        primary_event.source,
+        incidents.sources,
         incidents.started_at,
         incidents.ended_at,
         case incidents.peak_severity_rank when 3 then 'critical' when 2 then 'warning' else 'info' end as peak_severity,
