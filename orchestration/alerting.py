@@ -1,7 +1,10 @@
 """Alerts for critical incidents: one per incident and sink, never again once sent.
 
 A delivery ledger, `alerts.delivery_ledger` in the warehouse (a schema dbt does not manage),
-remembers every (incident, sink). Failed deliveries are retried with exponential back-off
+remembers every (incident, sink), and `alerts.alerted_anomalies` the events each sink was told
+about: an incident's id is its earliest event's, so it changes when an earlier event joins it
+later (the other source of an outage landing in a later run), and an incident holding an event
+a sink was already alerted of is the same incident under a new id, not news. Failed deliveries are retried with exponential back-off
 within a run and again on the next run. Alerts are built from the masked report tables only,
 and a guard (pii_guard.py) refuses to send any text that looks like PII (e-mail address, phone
 number, IP address, handle, user agent).
@@ -45,6 +48,18 @@ create table if not exists alerts.delivery_ledger (
     sent_at timestamp,
     primary key (incident_id, sink)
 );
+create table if not exists alerts.alerted_anomalies (
+    anomaly_id varchar not null,
+    sink varchar not null,
+    incident_id varchar not null,  -- the incident the sink was alerted of
+    primary key (anomaly_id, sink)
+);
+"""
+
+# The events of incidents a sink was sent, including events that joined them since.
+_REMEMBER_ALERTED_SQL = """
+insert or ignore into alerts.alerted_anomalies
+select unnest($anomaly_ids), $sink, $incident_id
 """
 
 _RECORD_SQL = """
@@ -224,10 +239,12 @@ def _deliver(sink: AlertSink, alert: Alert, config: AlertSinksConfig, sleep: Cal
     return Delivery(alert.incident_id, sink.name, "failed", config.max_attempts, error)
 
 
-def _record(warehouse_path: Path, delivery: Delivery) -> None:
+def _record(warehouse_path: Path, delivery: Delivery, anomaly_ids: tuple[str, ...]) -> None:
     # A short connection per record: the warehouse is not held while sinks are slow.
     now = datetime.now(UTC).replace(tzinfo=None)
     with closing(duckdb.connect(str(warehouse_path))) as con:
+        if delivery.status == "sent":
+            _remember_alerted(con, delivery.incident_id, delivery.sink, anomaly_ids)
         con.execute(
             _RECORD_SQL,
             {
@@ -240,6 +257,22 @@ def _record(warehouse_path: Path, delivery: Delivery) -> None:
                 "sent_at": now if delivery.status == "sent" else None,
             },
         )
+
+
+def _remember_alerted(
+    con: duckdb.DuckDBPyConnection, incident_id: str, sink: str, anomaly_ids: tuple[str, ...]
+) -> None:
+    con.execute(_REMEMBER_ALERTED_SQL, {"anomaly_ids": list(anomaly_ids), "sink": sink, "incident_id": incident_id})
+
+
+def _alerted_as(
+    incident: Incident, sink: str, delivered: set[tuple[str, str]], alerted: Mapping[tuple[str, str], str]
+) -> str | None:
+    """The id `sink` was alerted of the incident as: its own, or an earlier id of it when one of
+    its events was in an incident sent before; None when the sink has not been told."""
+    if (incident.incident_id, sink) in delivered:
+        return incident.incident_id
+    return next((alerted[(event, sink)] for event in incident.anomaly_ids if (event, sink) in alerted), None)
 
 
 def send_alerts(
@@ -255,6 +288,21 @@ def send_alerts(
         delivered = set(
             con.execute("select incident_id, sink from alerts.delivery_ledger where status = 'sent'").fetchall()
         )
+        alerted = dict(
+            ((anomaly_id, sink), incident_id)
+            for anomaly_id, sink, incident_id in con.execute(
+                "select anomaly_id, sink, incident_id from alerts.alerted_anomalies"
+            ).fetchall()
+        )
+        # (incident, sink) -> the id the sink was alerted of it as; its events are remembered
+        # under that id as the incident grows (and, in a ledger older than
+        # alerts.alerted_anomalies, at all)
+        alerted_as: dict[tuple[str, str], str] = {}
+        for incident in incidents:
+            for sink in sinks_config.sinks:
+                if (as_id := _alerted_as(incident, sink.name, delivered, alerted)) is not None:
+                    alerted_as[(incident.incident_id, sink.name)] = as_id
+                    _remember_alerted(con, as_id, sink.name, incident.anomaly_ids)
     report = sinks_config.report_url or str(data_dir / "report" / "anomaly_report.html")
     deliveries: list[Delivery] = []
     already_sent = 0
@@ -264,8 +312,13 @@ def send_alerts(
         content = {key: value for key, value in alert.as_dict().items() if key != "report"}
         pii_kinds = find_pii(json.dumps(content, ensure_ascii=False))
         for sink in sinks_config.sinks:
-            if (incident.incident_id, sink.name) in delivered:
+            if (incident.incident_id, sink.name) in alerted_as:
                 already_sent += 1
+                if alerted_as[(incident.incident_id, sink.name)] != incident.incident_id:
+                    logger.info(
+                        "incident %s was alerted to %s as %s",
+                        incident.incident_id, sink.name, alerted_as[(incident.incident_id, sink.name)],
+                    )
                 continue
             if pii_kinds:
                 delivery = Delivery(
@@ -275,7 +328,7 @@ def send_alerts(
                 delivery = _deliver(sink, alert, sinks_config, sleep)
             if delivery.status == "failed":
                 logger.warning("alert %s to %s failed: %s", delivery.incident_id, delivery.sink, delivery.error)
-            _record(warehouse_path, delivery)
+            _record(warehouse_path, delivery, incident.anomaly_ids)
             deliveries.append(delivery)
     return AlertRunResult(
         sent=sum(d.status == "sent" for d in deliveries),

@@ -30,6 +30,7 @@ class Incident:
     what_moved: str | None
     where_it_moved: str | None
     suggested_action: str | None
+    anomaly_ids: tuple[str, ...]
 
 
 _INCIDENTS_SQL = """
@@ -60,6 +61,7 @@ ranked as (
         insights.what_moved,
         insights.where_it_moved,
         insights.suggested_action,
+        incidents.anomaly_ids,
         list_position($severities, incidents.peak_severity) as severity_rank,
     from reports.anomaly_incidents as incidents
     left join insights using (incident_id)
@@ -87,5 +89,6 @@ def read_incidents(con: duckdb.DuckDBPyConnection, severity: str | None = None) 
         values["sources"] = _as_tuple(values["sources"])
         values["affected_metrics"] = _as_tuple(values["affected_metrics"])
         values["affected_segments"] = _as_tuple(values["affected_segments"])
+        values["anomaly_ids"] = _as_tuple(values["anomaly_ids"])
         incidents.append(Incident(**values))
     return incidents

@@ -96,6 +96,7 @@ select
     any_value(metric) || ' ' || any_value(direction) || ' in ' || any_value(source) as headline,
     'The ' || any_value(metric) || ' left its expected band for ' || count(*) || ' periods.' as explanation,
     'seasonal shift' as likely_driver,
+    list(anomaly_id order by anomaly_id) as anomaly_ids,
 from reports.anomaly_events
 group by incident_id;
 

@@ -153,6 +153,39 @@ def test_jsonl_sink_appends_one_line_per_critical_incident_once(warehouse: Path,
     }
 
 
+def test_an_incident_whose_id_changed_is_not_alerted_again(warehouse: Path, tmp_path: Path) -> None:
+    """An incident's id is its earliest event's: when the other source of an outage lands in a
+    later run with an earlier event, the incident gets a new id. A sink already told of one of
+    its events has been told of it; a new incident is still news, and a new one taking in no
+    alerted event is too."""
+    alerts_file = tmp_path / "alerts.jsonl"
+    sinks = config(JsonlSink(alerts_file))
+    send_alerts(warehouse, tmp_path, sinks)
+    # inc_revenue takes in an earlier event (renamed as its id would be); a new critical incident appears
+    execute(
+        warehouse,
+        """
+        update reports.anomaly_incidents
+        set incident_id = 'inc_revenue_earlier', anomaly_ids = list_prepend('earlier_event', anomaly_ids)
+        where incident_id = 'inc_revenue';
+        update reports.anomaly_incidents
+        set peak_severity = 'critical'
+        where incident_id = 'inc_sessions';
+        """,
+    )
+    second = send_alerts(warehouse, tmp_path, sinks)
+    third = send_alerts(warehouse, tmp_path, sinks)
+
+    sent = [json.loads(line)["incident_id"] for line in alerts_file.read_text().splitlines()]
+    assert sorted(sent) == sorted([*CRITICAL_INCIDENTS, "inc_sessions"])
+    assert (second.sent, second.already_sent) == (1, 2)
+    assert (third.sent, third.already_sent) == (0, 3)
+    # the new event is remembered as part of the incident the sink was told of
+    assert execute(
+        warehouse, "select incident_id from alerts.alerted_anomalies where anomaly_id = 'earlier_event'"
+    ) == [("inc_revenue",)]
+
+
 def test_payload_carries_the_incident_and_its_marketing_insight(warehouse: Path, tmp_path: Path) -> None:
     alerts_file = tmp_path / "alerts.jsonl"
     send_alerts(warehouse, tmp_path, config(JsonlSink(alerts_file)))
