@@ -5,14 +5,16 @@
     (`incident_shared_segment_types`: a channel has orders and sessions, a campaign has orders,
     e-mails and posts): there the events of every source form the islands together, so the
     app channel going down is one incident whether orders, sessions or both fell. The total
-    never links sources (an e-mail bounce spike and a revenue dip are unrelated).
-    Islands then join their hub, one level up, at most twice, so chains cannot grow:
-    - a segment island of one source joins the earliest total island of that source that
-      overlaps it and moved on a metric it shares (the total moved because segments did);
-    - a total island joins the earliest cross-source island that overlaps it and has a part
-      in its source sharing a metric with it (the total fell because the channel did);
-    - a cross-source island is a hub and joins nothing.
-    An incident is a hub and what joined it, directly or through a total island.
+    alone never links sources (an e-mail bounce spike and a revenue dip are unrelated).
+    Islands then join a hub, so chains cannot grow:
+    - a segment island (of one source, or across sources) joins the earliest total island of
+      one of its sources that overlaps it and moved on a metric it shares (the total moved
+      because segments did);
+    - a total island that is not itself a cross-source island's hub, overlapping a
+      cross-source island that shares its metric, joins that island's hub: total sessions
+      falling with the app channel join total orders, which the app channel joined;
+    - hubs of cross-source islands never move.
+    An incident is a total island with what joined it (or a segment island alone).
     The incident id is the md5 of its earliest event's anomaly_id, so it does not change when a
     re-run brings nothing new. -#}
 {%- set gap_periods = var('incident_gap_periods', 1) -%}
@@ -89,30 +91,37 @@ islands as (
     group by island_id
 ),
 
-segment_island_hubs as (
-    -- a one-source segment island: the earliest total island of its source that overlaps it
-    -- and moved on a metric it shares
+island_hubs as (
+    -- a segment island (of one source, or of several on a shared segment): the earliest total
+    -- island of one of its sources that overlaps it and moved on a metric it shares (the
+    -- total moved because segments did; metrics carry their source)
     select
         segment_islands.island_id,
         arg_min(total_islands.island_id, (total_islands.island_start, total_islands.island_id)) as hub_island_id,
     from islands as segment_islands
     inner join islands as total_islands
-        on segment_islands.source = total_islands.source
-        and total_islands.is_total
+        on total_islands.is_total
         and not segment_islands.is_total
-        and not segment_islands.is_cross_source
         and segment_islands.island_start < total_islands.island_reach_end
         and total_islands.island_start < segment_islands.island_reach_end
         and list_has_any(segment_islands.island_metrics, total_islands.island_metrics)
     group by segment_islands.island_id
 ),
 
+cross_source_hubs as (
+    select distinct island_hubs.hub_island_id as island_id
+    from island_hubs
+    inner join islands using (island_id)
+    where islands.is_cross_source
+),
+
 total_island_hubs as (
-    -- a total island: the earliest cross-source island that overlaps it and moved on a metric
-    -- of the total's source it shares
+    -- a total island that is no cross-source island's hub, overlapping one that shares its
+    -- metric: the other source's view of the same event (the app going down drops total
+    -- orders and total sessions) joins that island's hub. Hubs never move, so chains stop.
     select
         total_islands.island_id,
-        arg_min(cross_islands.island_id, (cross_islands.island_start, cross_islands.island_id)) as hub_island_id,
+        arg_min(island_hubs.hub_island_id, (cross_islands.island_start, cross_islands.island_id)) as hub_island_id,
     from islands as total_islands
     inner join islands as cross_islands
         on total_islands.is_total
@@ -120,22 +129,24 @@ total_island_hubs as (
         and cross_islands.island_start < total_islands.island_reach_end
         and total_islands.island_start < cross_islands.island_reach_end
         and list_has_any(cross_islands.island_metrics, total_islands.island_metrics)
+    inner join island_hubs on island_hubs.island_id = cross_islands.island_id
+    where total_islands.island_id not in (select island_id from cross_source_hubs)
     group by total_islands.island_id
 ),
 
 island_groups as (
-    -- follow at most two hubs: segment island -> total island -> cross-source island
+    -- at most two steps: segment island -> its total island -> that total's hub
     select
         islands.island_id,
         coalesce(
             total_island_hubs.hub_island_id,
-            segment_island_hubs.hub_island_id,
+            island_hubs.hub_island_id,
             islands.island_id
         ) as group_key,
     from islands
-    left join segment_island_hubs using (island_id)
+    left join island_hubs using (island_id)
     left join total_island_hubs
-        on total_island_hubs.island_id = coalesce(segment_island_hubs.hub_island_id, islands.island_id)
+        on total_island_hubs.island_id = coalesce(island_hubs.hub_island_id, islands.island_id)
 ),
 
 grouped_events as (
