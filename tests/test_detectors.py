@@ -233,7 +233,7 @@ def test_a_channel_outage_is_one_incident_across_sources_and_one_alert(warehouse
     app_alerts = [
         alert for alert in alerts
         if "channel=app" in alert["affected_segments"]
-        and alert["started_at"] < f"{outage_end:%Y-%m-%dT%H:%M:%S}Z" and alert["ended_at"] > f"{outage_start:%Y-%m-%dT%H:%M:%S}Z"
+        and alert["started_at"] < f"{outage_end:%Y-%m-%dT%H:%M}Z" and alert["ended_at"] > f"{outage_start:%Y-%m-%dT%H:%M}Z"
     ]
     assert [alert["incident_id"] for alert in app_alerts] == [outage.name], app_alerts
     assert "app channel" in app_alerts[0]["likely_driver"]

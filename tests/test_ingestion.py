@@ -442,16 +442,26 @@ def fields_up_to_the_line_end(line: str) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    ("name", "newline", "encode"),
+    ("name", "newline", "encode", "chunk_chars"),
     [
-        ("orders.csv", "\n", str.encode),
-        ("orders.csv.gz", "\r\n", lambda text: gzip.compress(("\ufeff" + text).encode())),
+        ("orders.csv", "\n", str.encode, None),
+        ("orders.csv.gz", "\r\n", lambda text: gzip.compress(("\ufeff" + text).encode()), None),
+        # the file read a line at a time: every record, cut or not, crosses chunk boundaries
+        ("orders.csv", "\n", str.encode, 1),
     ],
-    ids=["lf", "crlf_gzip_bom"],
+    ids=["lf", "crlf_gzip_bom", "one_line_chunks"],
 )
 def test_an_unclosed_quote_costs_only_the_record_it_opens_in(
-    con: duckdb.DuckDBPyConnection, landing: Path, name: str, newline: str, encode
+    con: duckdb.DuckDBPyConnection,
+    landing: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    newline: str,
+    encode,
+    chunk_chars: int | None,
 ) -> None:
+    if chunk_chars is not None:
+        monkeypatch.setattr(ingestion_readers, "_CSV_CHUNK_CHARS", chunk_chars)
     header = ",".join(GOOD_TRANSACTION)
     row = ",".join(GOOD_TRANSACTION.values())
     broken = unclosed_quote(row.replace("o-1", "o-2"))
@@ -524,20 +534,24 @@ def test_an_unclosed_quote_in_the_header_ends_it_at_its_line(con: duckdb.DuckDBP
     assert quarantine(con) == [(line, "malformed_row", "record has 17 fields, the header has 9") for line in (2, 3)]
 
 
-def test_a_quote_still_open_after_a_field_size_limit_of_text_is_cut_at_its_line(
-    con: duckdb.DuckDBPyConnection, landing: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Rather than the file failing because the rest of it does not fit in one field."""
+@pytest.fixture
+def field_size_limit_2000(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
+    """The CSV reader's field size limit at 2,000 characters (64 MiB in earnest), restored after."""
     monkeypatch.setattr(ingestion_readers, "_CSV_FIELD_SIZE_LIMIT", 2_000)
     limit = csv.field_size_limit(2_000)
-    try:
-        row = ",".join(GOOD_TRANSACTION.values())
-        later = [row.replace("o-1", f"o-{number}") for number in range(3, 40)]
-        lines = [",".join(GOOD_TRANSACTION), row, unclosed_quote(row.replace("o-1", "o-2")), *later]
-        land(landing, "transactions", "orders.csv", "\n".join(lines) + "\n")
-        report = ingest(con, landing)
-    finally:
-        csv.field_size_limit(limit)
+    yield 2_000
+    csv.field_size_limit(limit)
+
+
+def test_a_quote_still_open_after_a_field_size_limit_of_text_is_cut_at_its_line(
+    con: duckdb.DuckDBPyConnection, landing: Path, field_size_limit_2000: int
+) -> None:
+    """Rather than the file failing because the rest of it does not fit in one field."""
+    row = ",".join(GOOD_TRANSACTION.values())
+    later = [row.replace("o-1", f"o-{number}") for number in range(3, 40)]
+    lines = [",".join(GOOD_TRANSACTION), row, unclosed_quote(row.replace("o-1", "o-2")), *later]
+    land(landing, "transactions", "orders.csv", "\n".join(lines) + "\n")
+    report = ingest(con, landing)
     assert (report.loaded_rows, report.quarantined_rows) == (38, 1)
     assert quarantine(con) == [
         (3, "malformed_row", "quote opened on line 3 is never closed (within the 2,000 characters a field may hold)")
@@ -546,18 +560,13 @@ def test_a_quote_still_open_after_a_field_size_limit_of_text_is_cut_at_its_line(
 
 
 def test_a_line_with_a_field_beyond_the_size_limit_fails_the_load_naming_the_file(
-    con: duckdb.DuckDBPyConnection, landing: Path, monkeypatch: pytest.MonkeyPatch
+    con: duckdb.DuckDBPyConnection, landing: Path, field_size_limit_2000: int
 ) -> None:
     """No quote runs on, so nothing can be cut: the file is refused, not the run crashed."""
-    monkeypatch.setattr(ingestion_readers, "_CSV_FIELD_SIZE_LIMIT", 2_000)
-    limit = csv.field_size_limit(2_000)
-    try:
-        row = ",".join(GOOD_TRANSACTION.values()).replace("o-1", "o-" + "1" * 3_000)
-        land(landing, "transactions", "orders.csv", "\n".join([",".join(GOOD_TRANSACTION), row]) + "\n")
-        with pytest.raises(ingestion.LandedFileError, match="cannot load transactions/orders.csv: field larger"):
-            ingest(con, landing)
-    finally:
-        csv.field_size_limit(limit)
+    row = ",".join(GOOD_TRANSACTION.values()).replace("o-1", "o-" + "1" * (field_size_limit_2000 + 1_000))
+    land(landing, "transactions", "orders.csv", "\n".join([",".join(GOOD_TRANSACTION), row]) + "\n")
+    with pytest.raises(ingestion.LandedFileError, match="cannot load transactions/orders.csv: field larger"):
+        ingest(con, landing)
 
 
 def test_headers_match_case_insensitively_and_extra_or_missing_optional_columns_are_fine(

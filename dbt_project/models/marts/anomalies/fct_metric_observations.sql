@@ -14,7 +14,8 @@
     (orders, units, revenue; sessions, events) or the same metric in another segment are
     anomalous in the same direction and day (`corroborated`; days only: within an hour all
     traffic metrics share the same luck). Severity (from the cell's own detectors; corroboration
-    makes a near miss an anomaly, not a more severe one): `critical` when the change is at
+    makes a near miss an anomaly, not a more severe one, though a run it extends counts as
+    lasting): `critical` when the change is at
     least twice `min_effect` and either two or more detectors agree (or the only detector that
     can judge the cell fires: the robust z of a metric without weekly seasonality or level
     shift chart, e.g. mentions) with |z| reaching `critical_z`, or |z| reaches twice
@@ -40,10 +41,10 @@
 with
 
 scored as (
-    -- the earlier cells a surprise is compared with (recurrences) are read too, and the same
-    -- hour of the two weeks before (silences)
+    -- the earlier cells a surprise is compared with (recurrences) are read too, the same hour
+    -- of the two weeks before (silences) and the days a lasting change needs (severity)
     select * from {{ ref('int_metric_series_scored') }}
-    where {{ reprocessed_periods(lookback_days=[var("recurrence_days", 14), 15] | max) }}
+    where {{ reprocessed_periods(lookback_days=[var("recurrence_days", 14), 15, var("critical_after_days", 4)] | max) }}
 ),
 
 level_shift_scores as (
@@ -381,7 +382,6 @@ final as (
         critical_z,
         min_volume,
         min_effect,
-        run_started_at,
         recurrence_count,
     from judged
 )
