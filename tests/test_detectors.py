@@ -79,12 +79,7 @@ def synthetic_order_lines() -> pd.DataFrame:
     lines = pd.DataFrame(rows)
     lines["line_number"] = 1
     lines["discount_amount"] = 0.0
-    lines["_load_id"] = 1
-    lines["_file_hash"] = "synthetic"
-    lines["_file_path"] = "transactions/synthetic.csv"
-    lines["_line_number"] = lines.index + 2
-    lines["_loaded_at"] = datetime(2026, 4, 1)
-    return lines
+    return as_landed(lines, load_id=1, file_hash="synthetic", file_path="transactions/synthetic.csv")
 
 
 def synthetic_interaction_events() -> pd.DataFrame:
@@ -106,13 +101,18 @@ def synthetic_interaction_events() -> pd.DataFrame:
                     "channel": channel,
                     "event_type": "page_view",
                 })
-    events = pd.DataFrame(rows)
-    events["_load_id"] = 2
-    events["_file_hash"] = "synthetic-visits"
-    events["_file_path"] = "interactions/synthetic.csv"
-    events["_line_number"] = events.index + 2
-    events["_loaded_at"] = datetime(2026, 4, 1)
-    return events
+    return as_landed(pd.DataFrame(rows), load_id=2, file_hash="synthetic-visits", file_path="interactions/synthetic.csv")
+
+
+def as_landed(rows: pd.DataFrame, load_id: int, file_hash: str, file_path: str) -> pd.DataFrame:
+    """The rows with the columns ingestion adds to every landed row (a header on line 1)."""
+    return rows.assign(
+        _load_id=load_id,
+        _file_hash=file_hash,
+        _file_path=file_path,
+        _line_number=rows.index + 2,
+        _loaded_at=datetime(2026, 4, 1),
+    )
 
 
 @pytest.fixture(scope="module")
