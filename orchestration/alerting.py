@@ -4,8 +4,8 @@ A delivery ledger, `alerts.delivery_ledger` in the warehouse (a schema dbt does 
 remembers every (incident, sink), and `alerts.alerted_anomalies` the events each sink was told
 about: an incident's id is its earliest event's, so it changes when an earlier event joins it
 later (the other source of an outage landing in a later run), and an incident holding an event
-a sink was already alerted of is the same incident under a new id, not news. Failed deliveries are retried with exponential back-off
-within a run and again on the next run. Alerts are built from the masked report tables only,
+a sink was already alerted of is the same incident under a new id, not news. Failed
+deliveries are retried with exponential back-off within a run and again on the next run. Alerts are built from the masked report tables only,
 and a guard (pii_guard.py) refuses to send any text that looks like PII (e-mail address, phone
 number, IP address, handle, user agent).
 """
