@@ -91,13 +91,15 @@ islands as (
     group by island_id
 ),
 
-island_hubs as (
-    -- a segment island (of one source, or of several on a shared segment): the earliest total
-    -- island of one of its sources that overlaps it and moved on a metric it shares (the
-    -- total moved because segments did; metrics carry their source)
+related_islands as (
+    -- a segment island (of one source, or of several on a shared segment) and a total island
+    -- it overlaps and shares a metric with (metrics carry their source)
     select
-        segment_islands.island_id,
-        arg_min(total_islands.island_id, (total_islands.island_start, total_islands.island_id)) as hub_island_id,
+        segment_islands.island_id as segment_island_id,
+        segment_islands.island_start as segment_island_start,
+        segment_islands.is_cross_source,
+        total_islands.island_id as total_island_id,
+        total_islands.island_start as total_island_start,
     from islands as segment_islands
     inner join islands as total_islands
         on total_islands.is_total
@@ -105,7 +107,16 @@ island_hubs as (
         and segment_islands.island_start < total_islands.island_reach_end
         and total_islands.island_start < segment_islands.island_reach_end
         and list_has_any(segment_islands.island_metrics, total_islands.island_metrics)
-    group by segment_islands.island_id
+),
+
+island_hubs as (
+    -- a segment island joins the earliest of those total islands (the total moved because
+    -- segments did)
+    select
+        segment_island_id as island_id,
+        arg_min(total_island_id, (total_island_start, total_island_id)) as hub_island_id,
+    from related_islands
+    group by segment_island_id
 ),
 
 cross_source_hubs as (
@@ -116,22 +127,19 @@ cross_source_hubs as (
 ),
 
 total_island_hubs as (
-    -- a total island that is no cross-source island's hub, overlapping one that shares its
-    -- metric: the other source's view of the same event (the app going down drops total
-    -- orders and total sessions) joins that island's hub. Hubs never move, so chains stop.
+    -- a total island that is no cross-source island's hub, related to one: the other source's
+    -- view of the same event (the app going down drops total orders and total sessions) joins
+    -- that island's hub. Hubs never move, so chains stop.
     select
-        total_islands.island_id,
-        arg_min(island_hubs.hub_island_id, (cross_islands.island_start, cross_islands.island_id)) as hub_island_id,
-    from islands as total_islands
-    inner join islands as cross_islands
-        on total_islands.is_total
-        and cross_islands.is_cross_source
-        and cross_islands.island_start < total_islands.island_reach_end
-        and total_islands.island_start < cross_islands.island_reach_end
-        and list_has_any(cross_islands.island_metrics, total_islands.island_metrics)
-    inner join island_hubs on island_hubs.island_id = cross_islands.island_id
-    where total_islands.island_id not in (select island_id from cross_source_hubs)
-    group by total_islands.island_id
+        related_islands.total_island_id as island_id,
+        arg_min(
+            island_hubs.hub_island_id, (related_islands.segment_island_start, related_islands.segment_island_id)
+        ) as hub_island_id,
+    from related_islands
+    inner join island_hubs on island_hubs.island_id = related_islands.segment_island_id
+    where related_islands.is_cross_source
+        and related_islands.total_island_id not in (select island_id from cross_source_hubs)
+    group by related_islands.total_island_id
 ),
 
 island_groups as (
